@@ -1,0 +1,2 @@
+//! Shared tokio adapter code for the `broker`, `pub` and `sub` examples (to come).
+#![forbid(unsafe_code)]

@@ -1,0 +1,112 @@
+//! The streaming decoder: frames packets out of a growing receive buffer.
+
+use bytes::{Buf, BytesMut};
+
+use crate::error::DecodeError;
+use crate::fixed_header::FixedHeader;
+use crate::packet::Packet;
+use crate::version::ProtocolVersion;
+
+/// The largest packet MQTT can frame: a 5-byte fixed header and 268,435,455 bytes.
+pub const DEFAULT_MAX_PACKET_SIZE: u32 = 268_435_460;
+
+/// Frames and decodes packets from a receive buffer that grows as bytes arrive.
+///
+/// A server creates it with [`Decoder::for_server`]: the protocol version is unknown until the
+/// first packet, which must be a CONNECT [MQTT-3.1.0-1], sets it. A client creates it with
+/// [`Decoder::new`] and the version it connects with.
+///
+/// ```
+/// use bytes::{Buf, BytesMut};
+/// use mqtt_codec::{DecodeError, Decoder, Packet, ProtocolVersion};
+///
+/// let mut decoder = Decoder::for_server().with_max_packet_size(1024);
+/// let mut buf = BytesMut::from(&b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c"[..]);
+/// assert_eq!(decoder.decode(&mut buf), Ok(None)); // client id not received yet
+/// buf.extend_from_slice(b"\x00\x00");
+/// assert!(matches!(decoder.decode(&mut buf), Ok(Some(Packet::Connect(_)))));
+/// assert_eq!(decoder.version(), Some(ProtocolVersion::V3_1_1));
+///
+/// // A PUBLISH announcing 2 MiB is refused from its fixed header alone.
+/// let mut buf = BytesMut::from(&b"\x30\x80\x80\x80\x01"[..]);
+/// assert!(matches!(decoder.decode(&mut buf), Err(DecodeError::PacketTooLarge { .. })));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    version: Option<ProtocolVersion>,
+    max_packet_size: u32,
+}
+
+impl Decoder {
+    /// A decoder for a connection known to speak `version` (the client side).
+    pub const fn new(version: ProtocolVersion) -> Self {
+        Self {
+            version: Some(version),
+            max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+        }
+    }
+
+    /// A decoder for a server connection: the first packet's CONNECT sets the version.
+    pub const fn for_server() -> Self {
+        Self {
+            version: None,
+            max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+        }
+    }
+
+    /// Sets the largest whole packet (fixed header included) this side accepts, the value
+    /// an MQTT 5 peer announces as Maximum Packet Size.
+    pub const fn with_max_packet_size(mut self, max_packet_size: u32) -> Self {
+        self.max_packet_size = max_packet_size;
+        self
+    }
+
+    /// The protocol version, once known.
+    pub const fn version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    /// Sets the protocol version (a client that learns it, or a test).
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = Some(version);
+    }
+
+    /// The configured maximum packet size.
+    pub const fn max_packet_size(&self) -> u32 {
+        self.max_packet_size
+    }
+
+    /// Decodes the next packet from the front of `buf`.
+    ///
+    /// - `Ok(None)`: the packet is incomplete; nothing is consumed. Once the fixed header is
+    ///   known, `buf` is reserved up to the packet's size so the next read fills it.
+    /// - `Ok(Some(packet))`: the packet's bytes are split off `buf` (no copy) and its fields
+    ///   slice them.
+    /// - `Err(_)`: the stream is invalid; the connection must be closed (with
+    ///   [`DecodeError::reason_code`] in MQTT 5). A packet larger than the maximum packet size
+    ///   is refused as soon as its fixed header is read, before its body is buffered.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(header) = FixedHeader::parse(buf, self.version)? else {
+            return Ok(None);
+        };
+        let packet_len = header.header_len as u64 + u64::from(header.remaining_length);
+        if packet_len > u64::from(self.max_packet_size) {
+            return Err(DecodeError::PacketTooLarge {
+                size: packet_len,
+                max: self.max_packet_size,
+            });
+        }
+        let packet_len = header.packet_len();
+        if buf.len() < packet_len {
+            buf.reserve(packet_len - buf.len());
+            return Ok(None);
+        }
+        let mut body = buf.split_to(packet_len).freeze();
+        body.advance(header.header_len);
+        let packet = Packet::decode(&header, body, self.version)?;
+        if let (None, Packet::Connect(connect)) = (self.version, &packet) {
+            self.version = Some(connect.protocol_version);
+        }
+        Ok(Some(packet))
+    }
+}

@@ -1,0 +1,86 @@
+//! PUBACK, PUBREC, PUBREL and PUBCOMP: a packet identifier, and in MQTT 5 a reason code and
+//! properties that may be left out when they are Success and empty
+//! (v5 sections 3.4 to 3.7, 3.1.1 sections 3.4 to 3.7).
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
+use crate::properties::AckProperties;
+use crate::qos::PacketId;
+use crate::reason::ReasonCode;
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+use super::{check_reason_code, read_reason_code, reason_and_properties_len};
+
+/// The body shared by PUBACK, PUBREC, PUBREL and PUBCOMP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishAck {
+    /// The packet identifier of the PUBLISH (or PUBREL) this answers.
+    pub packet_id: PacketId,
+    /// MQTT 5 reason code (Success under 3.1.1).
+    pub reason_code: ReasonCode,
+    /// MQTT 5 properties.
+    pub properties: AckProperties,
+}
+
+impl PublishAck {
+    /// A successful acknowledgement of `packet_id`.
+    pub fn new(packet_id: PacketId) -> Self {
+        Self {
+            packet_id,
+            reason_code: ReasonCode::Success,
+            properties: AckProperties::default(),
+        }
+    }
+
+    pub(super) fn read(
+        body: &mut Bytes,
+        version: ProtocolVersion,
+        packet: PacketType,
+    ) -> Result<Self, DecodeError> {
+        let packet_id = wire::read_packet_id(body)?;
+        let mut ack = Self::new(packet_id);
+        // Remaining length 2: Success and no properties; 3: no properties (v5 3.4.2.1).
+        if version.is_v5() && !body.is_empty() {
+            ack.reason_code = read_reason_code(body, packet)?;
+            if !body.is_empty() {
+                ack.properties = AckProperties::read_for(body, packet)?;
+            }
+        }
+        Ok(ack)
+    }
+
+    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        2 + reason_and_properties_len(
+            version.is_v5(),
+            self.reason_code,
+            self.properties.is_empty(),
+            self.properties.encoded_len(),
+        )
+    }
+
+    pub(super) fn check(
+        &self,
+        version: ProtocolVersion,
+        packet: PacketType,
+    ) -> Result<(), EncodeError> {
+        if version.is_v5() {
+            check_reason_code(self.reason_code, packet)?;
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        buf.put_u16(self.packet_id.get());
+        let len = self.remaining_len(version);
+        if len > 2 {
+            buf.put_u8(self.reason_code.as_u8());
+        }
+        if len > 3 {
+            self.properties.write(buf);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! AUTH, MQTT 5 only (v5 section 3.15).
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
+use crate::properties::AuthProperties;
+use crate::reason::ReasonCode;
+
+use super::{check_reason_code, read_reason_code, reason_and_properties_len};
+
+/// An AUTH packet of the enhanced authentication exchange. The reason code and the
+/// properties are left out when they are Success and empty (v5 3.15.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// Success, Continue authentication or Re-authenticate.
+    pub reason_code: ReasonCode,
+    /// Properties: authentication method and data.
+    pub properties: AuthProperties,
+}
+
+impl Auth {
+    pub(super) fn read(body: &mut Bytes) -> Result<Self, DecodeError> {
+        let mut auth = Self::default();
+        if !body.is_empty() {
+            auth.reason_code = read_reason_code(body, PacketType::Auth)?;
+            if !body.is_empty() {
+                auth.properties = AuthProperties::read(body)?;
+            }
+        }
+        Ok(auth)
+    }
+
+    pub(super) fn remaining_len(&self) -> usize {
+        reason_and_properties_len(
+            true,
+            self.reason_code,
+            self.properties.is_empty(),
+            self.properties.encoded_len(),
+        )
+    }
+
+    pub(super) fn check(&self) -> Result<(), EncodeError> {
+        check_reason_code(self.reason_code, PacketType::Auth)?;
+        self.properties.check()
+    }
+
+    pub(super) fn write(&self, buf: &mut impl BufMut) {
+        let len = self.remaining_len();
+        if len > 0 {
+            buf.put_u8(self.reason_code.as_u8());
+        }
+        if len > 1 {
+            self.properties.write(buf);
+        }
+    }
+}

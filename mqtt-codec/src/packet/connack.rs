@@ -1,0 +1,83 @@
+//! CONNACK (v5 section 3.2, 3.1.1 section 3.2).
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
+use crate::properties::ConnAckProperties;
+use crate::reason::ReasonCode;
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+use super::{check_reason_code, read_reason_code};
+
+/// A CONNACK packet.
+///
+/// Under 3.1 / 3.1.1 the return code is carried as the equivalent [`ReasonCode`]
+/// (see [`ReasonCode::connack_return_code_v3`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnAck {
+    /// Session Present.
+    pub session_present: bool,
+    /// The connect reason code (3.1.1: the return code).
+    pub reason_code: ReasonCode,
+    /// MQTT 5 properties.
+    pub properties: ConnAckProperties,
+}
+
+impl ConnAck {
+    pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let flags = wire::read_u8(body)?;
+        if flags & !1 != 0 {
+            return Err(DecodeError::ReservedConnAckFlags); // [MQTT-3.2.2-1]
+        }
+        let session_present = flags == 1;
+        let (reason_code, properties) = if version.is_v5() {
+            let code = read_reason_code(body, PacketType::ConnAck)?;
+            (code, ConnAckProperties::read(body)?)
+        } else {
+            let byte = wire::read_u8(body)?;
+            let code = ReasonCode::from_connack_return_code_v3(byte)
+                .ok_or(DecodeError::UnknownReasonCode(byte))?;
+            (code, ConnAckProperties::default())
+        };
+        if session_present && reason_code.is_error() {
+            // [MQTT-3.2.2-4] (v5 [MQTT-3.2.2-6])
+            return Err(DecodeError::SessionPresentOnRefusal);
+        }
+        Ok(Self {
+            session_present,
+            reason_code,
+            properties,
+        })
+    }
+
+    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        2 + if version.is_v5() {
+            self.properties.encoded_len()
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        check_reason_code(self.reason_code, PacketType::ConnAck)?;
+        if self.session_present && self.reason_code.is_error() {
+            return Err(EncodeError::SessionPresentOnRefusal);
+        }
+        if version.is_v5() {
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        buf.put_u8(u8::from(self.session_present));
+        if version.is_v5() {
+            buf.put_u8(self.reason_code.as_u8());
+            self.properties.write(buf);
+        } else {
+            buf.put_u8(self.reason_code.connack_return_code_v3());
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! CONNECT (v5 section 3.1, 3.1.1 section 3.1).
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::properties::{ConnectProperties, WillProperties};
+use crate::qos::QoS;
+use crate::strings::MqttString;
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+use super::publish::check_topic_name;
+
+const FLAG_RESERVED: u8 = 0b0000_0001;
+const FLAG_CLEAN_START: u8 = 0b0000_0010;
+const FLAG_WILL: u8 = 0b0000_0100;
+const FLAG_WILL_QOS_SHIFT: u8 = 3;
+const FLAG_WILL_QOS: u8 = 0b0001_1000;
+const FLAG_WILL_RETAIN: u8 = 0b0010_0000;
+const FLAG_PASSWORD: u8 = 0b0100_0000;
+const FLAG_USERNAME: u8 = 0b1000_0000;
+
+/// A CONNECT packet. It carries its own protocol version, which decides how it is encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    /// The protocol version the client speaks.
+    pub protocol_version: ProtocolVersion,
+    /// Clean Session (3.1.1) / Clean Start (5.0).
+    pub clean_start: bool,
+    /// Keep alive in seconds; 0 turns it off.
+    pub keep_alive: u16,
+    /// MQTT 5 properties.
+    pub properties: ConnectProperties,
+    /// The client identifier, possibly empty.
+    pub client_id: MqttString,
+    /// The will message.
+    pub will: Option<Will>,
+    /// The user name.
+    pub username: Option<MqttString>,
+    /// The password (binary data).
+    pub password: Option<Bytes>,
+}
+
+/// The will message of a CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    /// Will topic (a topic name: no wildcards [MQTT-3.3.2-2]).
+    pub topic: MqttString,
+    /// Will payload (binary data).
+    pub payload: Bytes,
+    /// Will QoS.
+    pub qos: QoS,
+    /// Will retain.
+    pub retain: bool,
+    /// MQTT 5 will properties.
+    pub properties: WillProperties,
+}
+
+impl Connect {
+    /// A CONNECT for `version` with a client id, clean start, keep alive 60 s and nothing else.
+    pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
+        Self {
+            protocol_version,
+            clean_start: true,
+            keep_alive: 60,
+            properties: ConnectProperties::default(),
+            client_id,
+            will: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    pub(super) fn read(body: &mut Bytes) -> Result<Self, DecodeError> {
+        let name = wire::read_binary(body)?;
+        let level = wire::read_u8(body)?;
+        if name[..] != b"MQTT"[..] && name[..] != b"MQIsdp"[..] {
+            return Err(DecodeError::InvalidProtocolName);
+        }
+        let protocol_version = ProtocolVersion::from_name_and_level(&name, level)
+            .ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
+        let flags = wire::read_u8(body)?;
+        if flags & FLAG_RESERVED != 0 {
+            return Err(DecodeError::ReservedConnectFlag); // [MQTT-3.1.2-3]
+        }
+        let has_will = flags & FLAG_WILL != 0;
+        let will_qos_bits = (flags & FLAG_WILL_QOS) >> FLAG_WILL_QOS_SHIFT;
+        let will_retain = flags & FLAG_WILL_RETAIN != 0;
+        if !has_will && (will_qos_bits != 0 || will_retain) {
+            // [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-15]
+            return Err(DecodeError::InconsistentWillFlags);
+        }
+        let will_qos = QoS::from_u8(will_qos_bits).ok_or(DecodeError::InvalidQoS)?; // [MQTT-3.1.2-14]
+        let has_username = flags & FLAG_USERNAME != 0;
+        let has_password = flags & FLAG_PASSWORD != 0;
+        if has_password && !has_username && !protocol_version.is_v5() {
+            return Err(DecodeError::PasswordWithoutUsername); // [MQTT-3.1.2-22]
+        }
+        let keep_alive = wire::read_u16(body)?;
+        let properties = if protocol_version.is_v5() {
+            ConnectProperties::read(body)?
+        } else {
+            ConnectProperties::default()
+        };
+        let client_id = MqttString::read(body)?;
+        let will = if has_will {
+            let properties = if protocol_version.is_v5() {
+                WillProperties::read(body)?
+            } else {
+                WillProperties::default()
+            };
+            let topic = MqttString::read(body)?;
+            check_topic_name(&topic)?;
+            if topic.is_empty() {
+                return Err(DecodeError::EmptyTopicName); // [MQTT-4.7.3-1]
+            }
+            Some(Will {
+                topic,
+                payload: wire::read_binary(body)?,
+                qos: will_qos,
+                retain: will_retain,
+                properties,
+            })
+        } else {
+            None
+        };
+        let username = has_username.then(|| MqttString::read(body)).transpose()?;
+        let password = has_password.then(|| wire::read_binary(body)).transpose()?;
+        Ok(Self {
+            protocol_version,
+            clean_start: flags & FLAG_CLEAN_START != 0,
+            keep_alive,
+            properties,
+            client_id,
+            will,
+            username,
+            password,
+        })
+    }
+
+    fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.clean_start {
+            flags |= FLAG_CLEAN_START;
+        }
+        if let Some(will) = &self.will {
+            flags |= FLAG_WILL | (will.qos as u8) << FLAG_WILL_QOS_SHIFT;
+            if will.retain {
+                flags |= FLAG_WILL_RETAIN;
+            }
+        }
+        if self.username.is_some() {
+            flags |= FLAG_USERNAME;
+        }
+        if self.password.is_some() {
+            flags |= FLAG_PASSWORD;
+        }
+        flags
+    }
+
+    pub(super) fn remaining_len(&self) -> usize {
+        let v5 = self.protocol_version.is_v5();
+        let name = self.protocol_version.protocol_name();
+        let mut len = 2 + name.len() + 1 + 1 + 2 + self.client_id.encoded_len();
+        if v5 {
+            len += self.properties.encoded_len();
+        }
+        if let Some(will) = &self.will {
+            if v5 {
+                len += will.properties.encoded_len();
+            }
+            len += will.topic.encoded_len() + wire::binary_len(&will.payload);
+        }
+        len += self.username.as_ref().map_or(0, MqttString::encoded_len);
+        len += self.password.as_ref().map_or(0, wire::binary_len);
+        len
+    }
+
+    pub(super) fn check(&self) -> Result<(), EncodeError> {
+        if self.password.is_some() && self.username.is_none() && !self.protocol_version.is_v5() {
+            return Err(EncodeError::PasswordWithoutUsername);
+        }
+        if let Some(password) = &self.password {
+            wire::check_binary(password)?;
+        }
+        if let Some(will) = &self.will {
+            wire::check_binary(&will.payload)?;
+            if self.protocol_version.is_v5() {
+                will.properties.check()?;
+            }
+        }
+        if self.protocol_version.is_v5() {
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, buf: &mut impl BufMut) {
+        let v5 = self.protocol_version.is_v5();
+        wire::write_binary(buf, self.protocol_version.protocol_name().as_bytes());
+        buf.put_u8(self.protocol_version.level());
+        buf.put_u8(self.flags());
+        buf.put_u16(self.keep_alive);
+        if v5 {
+            self.properties.write(buf);
+        }
+        self.client_id.write(buf);
+        if let Some(will) = &self.will {
+            if v5 {
+                will.properties.write(buf);
+            }
+            will.topic.write(buf);
+            wire::write_binary(buf, &will.payload);
+        }
+        if let Some(username) = &self.username {
+            username.write(buf);
+        }
+        if let Some(password) = &self.password {
+            wire::write_binary(buf, password);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! DISCONNECT (v5 section 3.14, 3.1.1 section 3.14).
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
+use crate::properties::DisconnectProperties;
+use crate::reason::ReasonCode;
+use crate::version::ProtocolVersion;
+
+use super::{check_reason_code, read_reason_code, reason_and_properties_len};
+
+/// A DISCONNECT packet. Under 3.1.1 it has no body; in MQTT 5 the reason code and the
+/// properties are left out when they are Normal Disconnection and empty (v5 3.14.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Disconnect {
+    /// MQTT 5 reason code.
+    pub reason_code: ReasonCode,
+    /// MQTT 5 properties.
+    pub properties: DisconnectProperties,
+}
+
+impl Disconnect {
+    pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let mut disconnect = Self::default();
+        if version.is_v5() && !body.is_empty() {
+            disconnect.reason_code = read_reason_code(body, PacketType::Disconnect)?;
+            if !body.is_empty() {
+                disconnect.properties = DisconnectProperties::read(body)?;
+            }
+        }
+        Ok(disconnect)
+    }
+
+    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        reason_and_properties_len(
+            version.is_v5(),
+            self.reason_code,
+            self.properties.is_empty(),
+            self.properties.encoded_len(),
+        )
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if version.is_v5() {
+            check_reason_code(self.reason_code, PacketType::Disconnect)?;
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        let len = self.remaining_len(version);
+        if len > 0 {
+            buf.put_u8(self.reason_code.as_u8());
+        }
+        if len > 1 {
+            self.properties.write(buf);
+        }
+    }
+}

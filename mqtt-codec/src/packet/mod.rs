@@ -1,0 +1,269 @@
+//! The packet types and the dispatch from a fixed header to each packet's body codec.
+//!
+//! Each body module reads a body that is exactly the remaining length (the caller checks
+//! that nothing is left over), computes its exact encoded length, checks what the wire
+//! cannot carry, and writes itself.
+
+mod ack;
+mod auth;
+mod connack;
+mod connect;
+mod disconnect;
+mod publish;
+mod suback;
+mod subscribe;
+mod unsuback;
+mod unsubscribe;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+pub use ack::PublishAck;
+pub use auth::Auth;
+pub use connack::ConnAck;
+pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
+pub use publish::Publish;
+pub use suback::SubAck;
+pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions};
+pub use unsuback::UnsubAck;
+pub use unsubscribe::Unsubscribe;
+
+use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::{FixedHeader, PacketType};
+use crate::reason::ReasonCode;
+use crate::varint::{self, MAX_VARIABLE_BYTE_INTEGER};
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+/// An MQTT control packet of any version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// CONNECT: client request to connect.
+    Connect(Connect),
+    /// CONNACK: connect acknowledgement.
+    ConnAck(ConnAck),
+    /// PUBLISH: an application message.
+    Publish(Publish),
+    /// PUBACK: QoS 1 acknowledgement.
+    PubAck(PublishAck),
+    /// PUBREC: QoS 2 publish received.
+    PubRec(PublishAck),
+    /// PUBREL: QoS 2 publish release.
+    PubRel(PublishAck),
+    /// PUBCOMP: QoS 2 publish complete.
+    PubComp(PublishAck),
+    /// SUBSCRIBE.
+    Subscribe(Subscribe),
+    /// SUBACK.
+    SubAck(SubAck),
+    /// UNSUBSCRIBE.
+    Unsubscribe(Unsubscribe),
+    /// UNSUBACK.
+    UnsubAck(UnsubAck),
+    /// PINGREQ.
+    PingReq,
+    /// PINGRESP.
+    PingResp,
+    /// DISCONNECT.
+    Disconnect(Disconnect),
+    /// AUTH (MQTT 5 only).
+    Auth(Auth),
+}
+
+impl Packet {
+    /// The packet's type.
+    pub const fn packet_type(&self) -> PacketType {
+        match self {
+            Self::Connect(_) => PacketType::Connect,
+            Self::ConnAck(_) => PacketType::ConnAck,
+            Self::Publish(_) => PacketType::Publish,
+            Self::PubAck(_) => PacketType::PubAck,
+            Self::PubRec(_) => PacketType::PubRec,
+            Self::PubRel(_) => PacketType::PubRel,
+            Self::PubComp(_) => PacketType::PubComp,
+            Self::Subscribe(_) => PacketType::Subscribe,
+            Self::SubAck(_) => PacketType::SubAck,
+            Self::Unsubscribe(_) => PacketType::Unsubscribe,
+            Self::UnsubAck(_) => PacketType::UnsubAck,
+            Self::PingReq => PacketType::PingReq,
+            Self::PingResp => PacketType::PingResp,
+            Self::Disconnect(_) => PacketType::Disconnect,
+            Self::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// Decodes one whole packet: `header` parsed from the front of the packet and `body`
+    /// exactly its remaining length, sliced from the input so the packet's fields share it.
+    ///
+    /// `version` is the connection's version; a CONNECT is decoded by the version it
+    /// announces itself, and any other packet while `version` is `None` is
+    /// [`DecodeError::ConnectExpected`].
+    pub fn decode(
+        header: &FixedHeader,
+        mut body: Bytes,
+        version: Option<ProtocolVersion>,
+    ) -> Result<Self, DecodeError> {
+        let packet_type = header.packet_type;
+        // A CONNECT announces its own version; anything else needs the connection's.
+        let version = match (packet_type, version) {
+            (_, Some(version)) => version,
+            (PacketType::Connect, None) => ProtocolVersion::V5,
+            (_, None) => return Err(DecodeError::ConnectExpected),
+        };
+        let body = &mut body;
+        let packet = match packet_type {
+            PacketType::Connect => Self::Connect(Connect::read(body)?),
+            PacketType::ConnAck => Self::ConnAck(ConnAck::read(body, version)?),
+            // The payload takes the rest of the body: nothing can trail a PUBLISH.
+            PacketType::Publish => Self::Publish(Publish::read(header.flags, body, version)?),
+            PacketType::PubAck => Self::PubAck(PublishAck::read(body, version, packet_type)?),
+            PacketType::PubRec => Self::PubRec(PublishAck::read(body, version, packet_type)?),
+            PacketType::PubRel => Self::PubRel(PublishAck::read(body, version, packet_type)?),
+            PacketType::PubComp => Self::PubComp(PublishAck::read(body, version, packet_type)?),
+            PacketType::Subscribe => Self::Subscribe(Subscribe::read(body, version)?),
+            PacketType::SubAck => Self::SubAck(SubAck::read(body, version)?),
+            PacketType::Unsubscribe => Self::Unsubscribe(Unsubscribe::read(body, version)?),
+            PacketType::UnsubAck => Self::UnsubAck(UnsubAck::read(body, version)?),
+            PacketType::PingReq => Self::PingReq,
+            PacketType::PingResp => Self::PingResp,
+            PacketType::Disconnect => Self::Disconnect(Disconnect::read(body, version)?),
+            PacketType::Auth => Self::Auth(Auth::read(body)?),
+        };
+        wire::expect_end(body)?;
+        let version = match &packet {
+            Self::Connect(connect) => connect.protocol_version,
+            _ => version,
+        };
+        // MQTT 5 requires minimal variable byte integers, the remaining length included
+        // [MQTT-1.5.5-1]; 3.1.1 does not say so, and old clients are tolerated.
+        if version.is_v5() && !header.minimal_length {
+            return Err(DecodeError::NonMinimalVariableByteInteger);
+        }
+        Ok(packet)
+    }
+
+    /// The number of bytes after the fixed header when encoded for `version`
+    /// (a CONNECT always uses its own `protocol_version`).
+    pub fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        match self {
+            Self::Connect(p) => p.remaining_len(),
+            Self::ConnAck(p) => p.remaining_len(version),
+            Self::Publish(p) => p.remaining_len(version),
+            Self::PubAck(p) | Self::PubRec(p) | Self::PubRel(p) | Self::PubComp(p) => {
+                p.remaining_len(version)
+            }
+            Self::Subscribe(p) => p.remaining_len(version),
+            Self::SubAck(p) => p.remaining_len(version),
+            Self::Unsubscribe(p) => p.remaining_len(version),
+            Self::UnsubAck(p) => p.remaining_len(version),
+            Self::PingReq | Self::PingResp => 0,
+            Self::Disconnect(p) => p.remaining_len(version),
+            Self::Auth(p) => p.remaining_len(),
+        }
+    }
+
+    /// The exact number of bytes [`Packet::encode`] writes for `version`.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        let remaining = self.remaining_len(version);
+        1 + varint::len(remaining) + remaining
+    }
+
+    /// Encodes the packet for `version` into `buf`, reserving exactly
+    /// [`Packet::encoded_len`] bytes first. On error nothing is written.
+    ///
+    /// Fields that `version` cannot carry (properties and reason codes before MQTT 5, the
+    /// MQTT 5 subscription options before MQTT 5) are left out, as the wire demands.
+    pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        self.check(version)?;
+        let remaining = self.remaining_len(version);
+        if remaining > MAX_VARIABLE_BYTE_INTEGER as usize {
+            return Err(EncodeError::PacketTooLarge(remaining));
+        }
+        buf.reserve(1 + varint::len(remaining) + remaining);
+        let packet_type = self.packet_type();
+        let flags = match self {
+            Self::Publish(p) => p.header_flags(),
+            _ => packet_type.fixed_flags().unwrap_or(0),
+        };
+        buf.put_u8((packet_type as u8) << 4 | flags);
+        varint::write(buf, remaining);
+        match self {
+            Self::Connect(p) => p.write(buf),
+            Self::ConnAck(p) => p.write(version, buf),
+            Self::Publish(p) => p.write(version, buf),
+            Self::PubAck(p) | Self::PubRec(p) | Self::PubRel(p) | Self::PubComp(p) => {
+                p.write(version, buf)
+            }
+            Self::Subscribe(p) => p.write(version, buf),
+            Self::SubAck(p) => p.write(version, buf),
+            Self::Unsubscribe(p) => p.write(version, buf),
+            Self::UnsubAck(p) => p.write(version, buf),
+            Self::PingReq | Self::PingResp => {}
+            Self::Disconnect(p) => p.write(version, buf),
+            Self::Auth(p) => p.write(buf),
+        }
+        Ok(())
+    }
+
+    /// Checks everything that would make the encoding invalid, before writing.
+    fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        match self {
+            Self::Connect(p) => p.check(),
+            Self::ConnAck(p) => p.check(version),
+            Self::Publish(p) => p.check(version),
+            Self::PubAck(p) => p.check(version, PacketType::PubAck),
+            Self::PubRec(p) => p.check(version, PacketType::PubRec),
+            Self::PubRel(p) => p.check(version, PacketType::PubRel),
+            Self::PubComp(p) => p.check(version, PacketType::PubComp),
+            Self::Subscribe(p) => p.check(version),
+            Self::SubAck(p) => p.check(version),
+            Self::Unsubscribe(p) => p.check(version),
+            Self::UnsubAck(p) => p.check(version),
+            Self::PingReq | Self::PingResp => Ok(()),
+            Self::Disconnect(p) => p.check(version),
+            Self::Auth(_) if !version.is_v5() => Err(EncodeError::NotInVersion(PacketType::Auth)),
+            Self::Auth(p) => p.check(),
+        }
+    }
+}
+
+/// Reads an MQTT 5 reason code and checks that `packet` may carry it (v5 section 2.4).
+pub(crate) fn read_reason_code(
+    body: &mut Bytes,
+    packet: PacketType,
+) -> Result<ReasonCode, DecodeError> {
+    let byte = wire::read_u8(body)?;
+    let code = ReasonCode::from_u8(byte).ok_or(DecodeError::UnknownReasonCode(byte))?;
+    if !code.allowed_in(packet) {
+        return Err(DecodeError::ReasonCodeNotAllowed { code, packet });
+    }
+    Ok(code)
+}
+
+/// Checks that `packet` may carry `code` before encoding it.
+pub(crate) fn check_reason_code(code: ReasonCode, packet: PacketType) -> Result<(), EncodeError> {
+    if code.allowed_in(packet) {
+        Ok(())
+    } else {
+        Err(EncodeError::ReasonCodeNotAllowed { code, packet })
+    }
+}
+
+/// Length of a body that is an optional reason code and optional properties (DISCONNECT,
+/// AUTH, and the MQTT 5 acks after their packet identifier): nothing when Success and no properties, the code alone when no properties.
+pub(crate) fn reason_and_properties_len(
+    v5: bool,
+    reason_code: ReasonCode,
+    properties_empty: bool,
+    properties_len: usize,
+) -> usize {
+    if !v5 {
+        0
+    } else if !properties_empty {
+        1 + properties_len
+    } else if reason_code != ReasonCode::Success {
+        1
+    } else {
+        0
+    }
+}

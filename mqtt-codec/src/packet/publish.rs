@@ -1,0 +1,141 @@
+//! PUBLISH (v5 section 3.3, 3.1.1 section 3.3).
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::properties::PublishProperties;
+use crate::qos::{PacketId, QoS};
+use crate::strings::MqttString;
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+const FLAG_RETAIN: u8 = 0b0001;
+const FLAG_QOS_SHIFT: u8 = 1;
+const FLAG_DUP: u8 = 0b1000;
+
+/// A PUBLISH packet. Topic, payload and binary properties share the decoded input buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP: this may be a re-delivery (never set on QoS 0 [MQTT-3.3.1-2]).
+    pub dup: bool,
+    /// The QoS level.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// The topic name; empty only in MQTT 5 with a Topic Alias.
+    pub topic: MqttString,
+    /// The packet identifier: present exactly when QoS is 1 or 2 [MQTT-2.3.1-5].
+    pub packet_id: Option<PacketId>,
+    /// MQTT 5 properties.
+    pub properties: PublishProperties,
+    /// The application message.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A QoS 0 message without properties.
+    pub fn new(topic: MqttString, payload: Bytes) -> Self {
+        Self {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            packet_id: None,
+            properties: PublishProperties::default(),
+            payload,
+        }
+    }
+
+    pub(super) fn read(
+        flags: u8,
+        body: &mut Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let qos = QoS::from_u8((flags >> FLAG_QOS_SHIFT) & 0b11).ok_or(DecodeError::InvalidQoS)?; // [MQTT-3.3.1-4]
+        let dup = flags & FLAG_DUP != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupOnQos0); // [MQTT-3.3.1-2]
+        }
+        let topic = MqttString::read(body)?;
+        check_topic_name(&topic)?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            None
+        } else {
+            Some(wire::read_packet_id(body)?)
+        };
+        let properties = if version.is_v5() {
+            PublishProperties::read(body)?
+        } else {
+            PublishProperties::default()
+        };
+        // An empty topic is allowed only with a Topic Alias (v5 3.3.2.3.4);
+        // 3.1.1 topic names are at least one character [MQTT-4.7.3-1].
+        if topic.is_empty() && properties.topic_alias.is_none() {
+            return Err(DecodeError::EmptyTopicName);
+        }
+        let payload = core::mem::take(body);
+        Ok(Self {
+            dup,
+            qos,
+            retain: flags & FLAG_RETAIN != 0,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        })
+    }
+
+    pub(super) fn header_flags(&self) -> u8 {
+        let mut flags = (self.qos as u8) << FLAG_QOS_SHIFT;
+        if self.dup {
+            flags |= FLAG_DUP;
+        }
+        if self.retain {
+            flags |= FLAG_RETAIN;
+        }
+        flags
+    }
+
+    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        let mut len = self.topic.encoded_len() + self.payload.len();
+        if self.packet_id.is_some() {
+            len += 2;
+        }
+        if version.is_v5() {
+            len += self.properties.encoded_len();
+        }
+        len
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if self.packet_id.is_some() != (self.qos != QoS::AtMostOnce) {
+            return Err(EncodeError::PacketIdMismatch);
+        }
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(EncodeError::DupOnQos0);
+        }
+        if version.is_v5() {
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        self.topic.write(buf);
+        if let Some(packet_id) = self.packet_id {
+            buf.put_u16(packet_id.get());
+        }
+        if version.is_v5() {
+            self.properties.write(buf);
+        }
+        buf.put_slice(&self.payload);
+    }
+}
+
+/// A topic name must not contain wildcard characters [MQTT-3.3.2-2].
+pub(super) fn check_topic_name(topic: &MqttString) -> Result<(), DecodeError> {
+    if topic.as_bytes().iter().any(|&b| b == b'+' || b == b'#') {
+        return Err(DecodeError::WildcardInTopicName);
+    }
+    Ok(())
+}

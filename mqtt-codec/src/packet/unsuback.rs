@@ -1,0 +1,75 @@
+//! UNSUBACK (v5 section 3.11, 3.1.1 section 3.11).
+
+use alloc::vec::Vec;
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
+use crate::properties::AckProperties;
+use crate::qos::PacketId;
+use crate::reason::ReasonCode;
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+use super::{check_reason_code, read_reason_code};
+
+/// An UNSUBACK packet. Under 3.1.1 it carries only the packet identifier; in MQTT 5 one
+/// reason code per filter of the UNSUBSCRIBE, in order [MQTT-3.11.3-1].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubAck {
+    /// The packet identifier of the UNSUBSCRIBE.
+    pub packet_id: PacketId,
+    /// MQTT 5 properties.
+    pub properties: AckProperties,
+    /// MQTT 5: one code per topic filter (empty under 3.1.1).
+    pub reason_codes: Vec<ReasonCode>,
+}
+
+impl UnsubAck {
+    pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let packet_id = wire::read_packet_id(body)?;
+        let mut ack = Self {
+            packet_id,
+            properties: AckProperties::default(),
+            reason_codes: Vec::new(),
+        };
+        if version.is_v5() {
+            ack.properties = AckProperties::read_for(body, PacketType::UnsubAck)?;
+            ack.reason_codes.reserve(body.len());
+            while !body.is_empty() {
+                ack.reason_codes
+                    .push(read_reason_code(body, PacketType::UnsubAck)?);
+            }
+        }
+        Ok(ack)
+    }
+
+    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        if version.is_v5() {
+            2 + self.properties.encoded_len() + self.reason_codes.len()
+        } else {
+            2
+        }
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if version.is_v5() {
+            for code in &self.reason_codes {
+                check_reason_code(*code, PacketType::UnsubAck)?;
+            }
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        buf.put_u16(self.packet_id.get());
+        if version.is_v5() {
+            self.properties.write(buf);
+            for code in &self.reason_codes {
+                buf.put_u8(code.as_u8());
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! UNSUBSCRIBE (v5 section 3.10, 3.1.1 section 3.10).
+
+use alloc::vec::Vec;
+
+use bytes::{BufMut, Bytes};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::properties::UnsubscribeProperties;
+use crate::qos::PacketId;
+use crate::strings::MqttString;
+use crate::version::ProtocolVersion;
+use crate::wire;
+
+/// An UNSUBSCRIBE packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscribe {
+    /// The packet identifier.
+    pub packet_id: PacketId,
+    /// MQTT 5 properties.
+    pub properties: UnsubscribeProperties,
+    /// Topic filters, at least one [MQTT-3.10.3-2], compared exactly by the server.
+    pub filters: Vec<MqttString>,
+}
+
+impl Unsubscribe {
+    pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let packet_id = wire::read_packet_id(body)?;
+        let properties = if version.is_v5() {
+            UnsubscribeProperties::read(body)?
+        } else {
+            UnsubscribeProperties::default()
+        };
+        let mut filters = Vec::new();
+        while !body.is_empty() {
+            filters.push(MqttString::read(body)?);
+        }
+        if filters.is_empty() {
+            return Err(DecodeError::EmptyUnsubscribe); // [MQTT-3.10.3-2]
+        }
+        Ok(Self {
+            packet_id,
+            properties,
+            filters,
+        })
+    }
+
+    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        let filters: usize = self.filters.iter().map(MqttString::encoded_len).sum();
+        2 + filters
+            + if version.is_v5() {
+                self.properties.encoded_len()
+            } else {
+                0
+            }
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if self.filters.is_empty() {
+            return Err(EncodeError::NoTopicFilters);
+        }
+        if version.is_v5() {
+            self.properties.check()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        buf.put_u16(self.packet_id.get());
+        if version.is_v5() {
+            self.properties.write(buf);
+        }
+        for filter in &self.filters {
+            filter.write(buf);
+        }
+    }
+}
