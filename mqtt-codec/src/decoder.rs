@@ -10,6 +10,9 @@ use crate::version::ProtocolVersion;
 /// The largest packet MQTT can frame: a 5-byte fixed header and 268,435,455 bytes.
 pub const DEFAULT_MAX_PACKET_SIZE: u32 = 268_435_460;
 
+/// How far ahead of the received bytes the decoder reserves buffer space for a packet.
+const RESERVE_LIMIT: usize = 64 * 1024;
+
 /// Frames and decodes packets from a receive buffer that grows as bytes arrive.
 ///
 /// A server creates it with [`Decoder::for_server`]: the protocol version is unknown until the
@@ -98,7 +101,9 @@ impl Decoder {
         }
         let packet_len = header.packet_len();
         if buf.len() < packet_len {
-            buf.reserve(packet_len - buf.len());
+            // Room for the rest of the packet, but never more than RESERVE_LIMIT ahead of
+            // what has arrived: a header alone must not make a peer allocate megabytes.
+            buf.reserve((packet_len - buf.len()).min(RESERVE_LIMIT));
             return Ok(None);
         }
         let mut body = buf.split_to(packet_len).freeze();

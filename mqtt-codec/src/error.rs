@@ -230,4 +230,12 @@ pub enum EncodeError {
     /// Session present set on a refusing CONNACK [MQTT-3.2.2-4].
     #[error("session present set with a non-zero CONNACK code")]
     SessionPresentOnRefusal,
+    /// A PUBLISH or will topic name with a wildcard [MQTT-3.3.2-2], or empty (allowed only
+    /// for an MQTT 5 PUBLISH with a Topic Alias [MQTT-4.7.3-1]).
+    #[error("invalid topic name: empty or with a wildcard")]
+    InvalidTopicName,
+    /// A property value the receiver would refuse: Maximum QoS 2 (v5 3.2.2.3.4), a Response
+    /// Topic with wildcards [MQTT-3.3.2-14].
+    #[error("invalid value for property {0:?}")]
+    InvalidPropertyValue(crate::PropertyId),
 }

@@ -60,8 +60,8 @@ pub use packet::{
 };
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
-    PropertyId, PublishProperties, SubscribeProperties, SubscriptionId, UnsubscribeProperties,
-    UserProperty, WillProperties,
+    Properties, PropertyId, PublishProperties, SubscribeProperties, SubscriptionId,
+    UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use qos::{PacketId, QoS};
 pub use reason::ReasonCode;

@@ -7,8 +7,11 @@
 //! [`DecodeError::DuplicateProperty`]; User Property (and Subscription Identifier in PUBLISH)
 //! are `Vec`s that keep the wire order [MQTT-3.3.2-18].
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::fmt;
 use core::num::{NonZeroU16, NonZeroU32};
+use core::ops::{Deref, DerefMut};
 
 use bytes::{Buf, BufMut, Bytes};
 
@@ -154,7 +157,8 @@ trait PropertyValue: Sized {
     fn read(buf: &mut Bytes, id: PropertyId) -> Result<Self, DecodeError>;
     fn encoded_len(&self) -> usize;
     fn write(&self, buf: &mut impl BufMut);
-    fn check(&self) -> Result<(), EncodeError> {
+    /// Refuses, before encoding, what the receiver's `read` would refuse.
+    fn check(&self, _id: PropertyId) -> Result<(), EncodeError> {
         Ok(())
     }
 }
@@ -191,6 +195,12 @@ impl PropertyValue for QoS {
     }
     fn write(&self, buf: &mut impl BufMut) {
         buf.put_u8(*self as u8);
+    }
+    fn check(&self, id: PropertyId) -> Result<(), EncodeError> {
+        if *self == Self::ExactlyOnce {
+            return Err(EncodeError::InvalidPropertyValue(id));
+        }
+        Ok(())
     }
 }
 
@@ -262,19 +272,26 @@ impl PropertyValue for SubscriptionId {
 
 impl PropertyValue for MqttString {
     fn read(buf: &mut Bytes, id: PropertyId) -> Result<Self, DecodeError> {
-        let s = Self::read(buf)?;
-        // The Response Topic is a topic name: no wildcards [MQTT-3.3.2-14].
-        if id == PropertyId::ResponseTopic && s.as_bytes().iter().any(|b| matches!(b, b'+' | b'#'))
-        {
-            return Err(DecodeError::InvalidPropertyValue(id));
+        if id != PropertyId::ResponseTopic {
+            return Self::read(buf);
         }
-        Ok(s)
+        // The Response Topic is a topic name: no wildcards [MQTT-3.3.2-14].
+        Self::read_topic_name(buf).map_err(|err| match err {
+            DecodeError::WildcardInTopicName => DecodeError::InvalidPropertyValue(id),
+            other => other,
+        })
     }
     fn encoded_len(&self) -> usize {
         Self::encoded_len(self)
     }
     fn write(&self, buf: &mut impl BufMut) {
         Self::write(self, buf);
+    }
+    fn check(&self, id: PropertyId) -> Result<(), EncodeError> {
+        if id == PropertyId::ResponseTopic && self.has_wildcard() {
+            return Err(EncodeError::InvalidPropertyValue(id)); // [MQTT-3.3.2-14]
+        }
+        Ok(())
     }
 }
 
@@ -289,7 +306,7 @@ impl PropertyValue for Bytes {
     fn write(&self, buf: &mut impl BufMut) {
         wire::write_binary(buf, self);
     }
-    fn check(&self) -> Result<(), EncodeError> {
+    fn check(&self, _id: PropertyId) -> Result<(), EncodeError> {
         wire::check_binary(self)
     }
 }
@@ -333,6 +350,33 @@ fn write_one<T: PropertyValue>(buf: &mut impl BufMut, id: PropertyId, value: &T)
     value.write(buf);
 }
 
+/// A packet's MQTT 5 properties, kept out of line: while empty (always under 3.1.1, and for
+/// most MQTT 5 traffic) they take one pointer and no allocation, so packets stay small to
+/// move and cheap to drop on the PUBLISH hot path.
+///
+/// It dereferences to the property set (an empty one while nothing is set); the first
+/// mutable access allocates it.
+///
+/// ```
+/// use core::num::NonZeroU16;
+/// use mqtt_codec::{MqttString, Publish};
+/// use bytes::Bytes;
+///
+/// let mut publish = Publish::new(MqttString::from_static("a/b"), Bytes::new());
+/// assert!(publish.properties.is_empty());
+/// assert_eq!(publish.properties.topic_alias, None);
+/// publish.properties.topic_alias = NonZeroU16::new(7);
+/// assert_eq!(publish.properties.topic_alias, NonZeroU16::new(7));
+/// ```
+#[derive(Clone)]
+pub struct Properties<T>(Option<Box<T>>);
+
+impl<T> Default for Properties<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
 macro_rules! property_set {
     (
         $(#[$meta:meta])*
@@ -352,14 +396,19 @@ macro_rules! property_set {
         }
 
         impl $name {
+            /// The empty set that an unallocated [`Properties`] dereferences to.
+            const EMPTY: &'static Self = &Self {
+                $( $field: None, )*
+                $( $rfield: Vec::new(), )*
+            };
+
             /// Whether no property is set (encodes as a single zero length byte).
             pub fn is_empty(&self) -> bool {
                 true $( && self.$field.is_none() )* $( && self.$rfield.is_empty() )*
             }
 
-            /// Reads the property length and the properties it covers.
-            pub(crate) fn read(buf: &mut Bytes) -> Result<Self, DecodeError> {
-                let mut block = split_block(buf)?;
+            /// Reads the properties of a non-empty property block.
+            fn read_block(mut block: Bytes) -> Result<Self, DecodeError> {
                 let mut props = Self::default();
                 while !block.is_empty() {
                     let raw = varint::read(&mut block, DecodeError::TruncatedProperties)?;
@@ -390,16 +439,9 @@ macro_rules! property_set {
                   $( + self.$rfield.iter().map(|v| 1 + v.encoded_len()).sum::<usize>() )*
             }
 
-            /// Bytes on the wire, the property length prefix included.
-            pub(crate) fn encoded_len(&self) -> usize {
-                let len = self.content_len();
-                varint::len(len) + len
-            }
-
-            /// Checks binary value lengths and the total length before anything is written.
-            pub(crate) fn check(&self) -> Result<(), EncodeError> {
-                $( if let Some(v) = &self.$field { v.check()?; } )*
-                $( for v in &self.$rfield { v.check()?; } )*
+            fn check(&self) -> Result<(), EncodeError> {
+                $( if let Some(v) = &self.$field { v.check(PropertyId::$id)?; } )*
+                $( for v in &self.$rfield { v.check(PropertyId::$rid)?; } )*
                 let len = self.content_len();
                 if len > MAX_VARIABLE_BYTE_INTEGER as usize {
                     return Err(EncodeError::PacketTooLarge(len));
@@ -407,11 +449,77 @@ macro_rules! property_set {
                 Ok(())
             }
 
-            /// Writes the property length and the properties; [`Self::check`] passed.
-            pub(crate) fn write(&self, buf: &mut impl BufMut) {
-                varint::write(buf, self.content_len());
+            fn write_content(&self, buf: &mut impl BufMut) {
                 $( if let Some(v) = &self.$field { write_one(buf, PropertyId::$id, v); } )*
                 $( for v in &self.$rfield { write_one(buf, PropertyId::$rid, v); } )*
+            }
+        }
+
+        impl Properties<$name> {
+            /// Reads the property length and the properties it covers; an empty block
+            /// allocates nothing.
+            pub(crate) fn read(buf: &mut Bytes) -> Result<Self, DecodeError> {
+                let block = split_block(buf)?;
+                if block.is_empty() {
+                    return Ok(Self(None));
+                }
+                Ok(Self(Some(Box::new($name::read_block(block)?))))
+            }
+
+            /// Bytes on the wire, the property length prefix included.
+            pub(crate) fn encoded_len(&self) -> usize {
+                let len = self.0.as_ref().map_or(0, |p| p.content_len());
+                varint::len(len) + len
+            }
+
+            /// Checks binary value lengths and the total length before anything is written.
+            pub(crate) fn check(&self) -> Result<(), EncodeError> {
+                self.0.as_ref().map_or(Ok(()), |p| p.check())
+            }
+
+            /// Writes the property length and the properties; [`Self::check`] passed.
+            pub(crate) fn write(&self, buf: &mut impl BufMut) {
+                match &self.0 {
+                    None => buf.put_u8(0),
+                    Some(props) => {
+                        varint::write(buf, props.content_len());
+                        props.write_content(buf);
+                    }
+                }
+            }
+        }
+
+        impl Deref for Properties<$name> {
+            type Target = $name;
+            fn deref(&self) -> &$name {
+                self.0.as_deref().unwrap_or($name::EMPTY)
+            }
+        }
+
+        impl DerefMut for Properties<$name> {
+            fn deref_mut(&mut self) -> &mut $name {
+                self.0.get_or_insert_with(Box::default)
+            }
+        }
+
+        impl From<$name> for Properties<$name> {
+            fn from(props: $name) -> Self {
+                Self(Some(Box::new(props)))
+            }
+        }
+
+        impl PartialEq for Properties<$name> {
+            /// Compares the property values: an unallocated set equals an empty one.
+            fn eq(&self, other: &Self) -> bool {
+                **self == **other
+            }
+        }
+
+        impl Eq for Properties<$name> {}
+
+        impl fmt::Debug for Properties<$name> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
             }
         }
     };
@@ -598,7 +706,7 @@ property_set! {
     }
 }
 
-impl AckProperties {
+impl Properties<AckProperties> {
     /// Reads ack properties naming the actual packet in a [`DecodeError::PropertyNotAllowed`].
     pub(crate) fn read_for(buf: &mut Bytes, packet: PacketType) -> Result<Self, DecodeError> {
         Self::read(buf).map_err(|err| match err {
@@ -614,13 +722,15 @@ impl AckProperties {
 mod tests {
     use super::*;
 
-    fn read_publish(block: &'static [u8]) -> Result<PublishProperties, DecodeError> {
-        PublishProperties::read(&mut Bytes::from_static(block))
+    fn read_publish(block: &'static [u8]) -> Result<Properties<PublishProperties>, DecodeError> {
+        Properties::<PublishProperties>::read(&mut Bytes::from_static(block))
     }
 
     #[test]
     fn empty_property_length() {
-        assert_eq!(read_publish(b"\x00"), Ok(PublishProperties::default()));
+        let props = read_publish(b"\x00").unwrap();
+        assert!(props.0.is_none(), "an empty block allocates nothing");
+        assert_eq!(props, Properties::default());
     }
 
     #[test]
@@ -721,7 +831,8 @@ mod tests {
 
     #[test]
     fn maximum_qos_two_is_protocol_error() {
-        let err = ConnAckProperties::read(&mut Bytes::from_static(b"\x02\x24\x02")).unwrap_err();
+        let err = Properties::<ConnAckProperties>::read(&mut Bytes::from_static(b"\x02\x24\x02"))
+            .unwrap_err();
         assert_eq!(
             err,
             DecodeError::InvalidPropertyValue(PropertyId::MaximumQoS)
@@ -744,10 +855,14 @@ mod tests {
             }],
             ..PublishProperties::default()
         };
+        let props = Properties::from(props);
         props.check().unwrap();
         let mut out = bytes::BytesMut::new();
         props.write(&mut out);
         assert_eq!(out.len(), props.encoded_len());
-        assert_eq!(PublishProperties::read(&mut out.freeze()).unwrap(), props);
+        assert_eq!(
+            Properties::<PublishProperties>::read(&mut out.freeze()).unwrap(),
+            props
+        );
     }
 }

@@ -124,6 +124,30 @@ impl MqttString {
         Ok(Self::validate(wire::read_binary(buf)?)?)
     }
 
+    /// Reads a topic name (PUBLISH topic, will topic, Response Topic): a string without the
+    /// wildcards `+` and `#` [MQTT-3.3.2-2], [MQTT-3.3.2-14]. U+0000 and the wildcards are
+    /// found in one pass over the bytes: this is the hot path of every PUBLISH.
+    pub(crate) fn read_topic_name(buf: &mut Bytes) -> Result<Self, DecodeError> {
+        let bytes = wire::read_binary(buf)?;
+        if let Some(byte) = find_nul_or_wildcard(&bytes) {
+            return Err(if byte == 0 {
+                DecodeError::NullCharacter
+            } else {
+                DecodeError::WildcardInTopicName
+            });
+        }
+        ByteString::try_from(bytes)
+            .map(Self)
+            .map_err(|_| DecodeError::InvalidUtf8)
+    }
+
+    /// Whether the string contains a wildcard character `+` or `#`, which topic names must
+    /// not [MQTT-3.3.2-2].
+    pub fn has_wildcard(&self) -> bool {
+        // An MqttString holds no U+0000, so any byte found is a wildcard.
+        find_nul_or_wildcard(self.as_bytes()).is_some()
+    }
+
     /// Bytes on the wire: the two-byte length and the string.
     pub(crate) fn encoded_len(&self) -> usize {
         2 + self.0.len()
@@ -133,6 +157,29 @@ impl MqttString {
     pub(crate) fn write(&self, buf: &mut impl BufMut) {
         wire::write_binary(buf, self.0.as_bytes());
     }
+}
+
+/// The first byte of `bytes` that is 0x00, `+` or `#`, eight bytes at a time.
+fn find_nul_or_wildcard(bytes: &[u8]) -> Option<u8> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Non-zero iff some byte of `word` is zero (the classic "has zero byte" test).
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let is_forbidden = |b: &u8| matches!(*b, 0 | b'+' | b'#');
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word);
+        if has_zero(word)
+            | has_zero(word ^ (ONES * u64::from(b'+')))
+            | has_zero(word ^ (ONES * u64::from(b'#')))
+            != 0
+        {
+            return chunk.iter().copied().find(|b| is_forbidden(b));
+        }
+    }
+    chunks.remainder().iter().copied().find(|b| is_forbidden(b))
 }
 
 impl TryFrom<Bytes> for MqttString {
@@ -244,6 +291,28 @@ mod tests {
     fn length_past_end_is_truncated() {
         assert_eq!(read(b"\x00\x05abc"), Err(DecodeError::Truncated));
         assert_eq!(read(b"\x00"), Err(DecodeError::Truncated));
+    }
+
+    #[test]
+    fn mqtt_3_3_2_2_topic_name_scan_finds_every_forbidden_byte_at_every_position() {
+        for len in 1..40 {
+            for pos in 0..len {
+                for (byte, expected) in [
+                    (0u8, DecodeError::NullCharacter),
+                    (b'+', DecodeError::WildcardInTopicName),
+                    (b'#', DecodeError::WildcardInTopicName),
+                ] {
+                    let mut wire = alloc::vec![0, len as u8];
+                    wire.extend(core::iter::repeat_n(b'a', len));
+                    wire[2 + pos] = byte;
+                    let got = MqttString::read_topic_name(&mut Bytes::from(wire));
+                    assert_eq!(got, Err(expected), "len {len} pos {pos} byte {byte}");
+                }
+            }
+            let mut wire = alloc::vec![0, len as u8];
+            wire.extend(core::iter::repeat_n(b'/', len));
+            assert!(MqttString::read_topic_name(&mut Bytes::from(wire)).is_ok());
+        }
     }
 
     #[test]

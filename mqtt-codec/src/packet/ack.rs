@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
-use crate::properties::AckProperties;
+use crate::properties::{AckProperties, Properties};
 use crate::qos::PacketId;
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
@@ -22,7 +22,7 @@ pub struct PublishAck {
     /// MQTT 5 reason code (Success under 3.1.1).
     pub reason_code: ReasonCode,
     /// MQTT 5 properties.
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
 }
 
 impl PublishAck {
@@ -31,7 +31,7 @@ impl PublishAck {
         Self {
             packet_id,
             reason_code: ReasonCode::Success,
-            properties: AckProperties::default(),
+            properties: Properties::default(),
         }
     }
 
@@ -46,7 +46,7 @@ impl PublishAck {
         if version.is_v5() && !body.is_empty() {
             ack.reason_code = read_reason_code(body, packet)?;
             if !body.is_empty() {
-                ack.properties = AckProperties::read_for(body, packet)?;
+                ack.properties = Properties::<AckProperties>::read_for(body, packet)?;
             }
         }
         Ok(ack)

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
-use crate::properties::AuthProperties;
+use crate::properties::{AuthProperties, Properties};
 use crate::reason::ReasonCode;
 
 use super::{check_reason_code, read_reason_code, reason_and_properties_len};
@@ -16,7 +16,7 @@ pub struct Auth {
     /// Success, Continue authentication or Re-authenticate.
     pub reason_code: ReasonCode,
     /// Properties: authentication method and data.
-    pub properties: AuthProperties,
+    pub properties: Properties<AuthProperties>,
 }
 
 impl Auth {
@@ -25,7 +25,7 @@ impl Auth {
         if !body.is_empty() {
             auth.reason_code = read_reason_code(body, PacketType::Auth)?;
             if !body.is_empty() {
-                auth.properties = AuthProperties::read(body)?;
+                auth.properties = Properties::<AuthProperties>::read(body)?;
             }
         }
         Ok(auth)

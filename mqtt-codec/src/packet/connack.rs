@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
-use crate::properties::ConnAckProperties;
+use crate::properties::{ConnAckProperties, Properties};
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 use crate::wire;
@@ -22,7 +22,7 @@ pub struct ConnAck {
     /// The connect reason code (3.1.1: the return code).
     pub reason_code: ReasonCode,
     /// MQTT 5 properties.
-    pub properties: ConnAckProperties,
+    pub properties: Properties<ConnAckProperties>,
 }
 
 impl ConnAck {
@@ -34,12 +34,12 @@ impl ConnAck {
         let session_present = flags == 1;
         let (reason_code, properties) = if version.is_v5() {
             let code = read_reason_code(body, PacketType::ConnAck)?;
-            (code, ConnAckProperties::read(body)?)
+            (code, Properties::<ConnAckProperties>::read(body)?)
         } else {
             let byte = wire::read_u8(body)?;
             let code = ReasonCode::from_connack_return_code_v3(byte)
                 .ok_or(DecodeError::UnknownReasonCode(byte))?;
-            (code, ConnAckProperties::default())
+            (code, Properties::default())
         };
         if session_present && reason_code.is_error() {
             // [MQTT-3.2.2-4] (v5 [MQTT-3.2.2-6])

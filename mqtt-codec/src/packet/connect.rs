@@ -3,13 +3,11 @@
 use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{ConnectProperties, WillProperties};
+use crate::properties::{ConnectProperties, Properties, WillProperties};
 use crate::qos::QoS;
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
 use crate::wire;
-
-use super::publish::check_topic_name;
 
 const FLAG_RESERVED: u8 = 0b0000_0001;
 const FLAG_CLEAN_START: u8 = 0b0000_0010;
@@ -30,7 +28,7 @@ pub struct Connect {
     /// Keep alive in seconds; 0 turns it off.
     pub keep_alive: u16,
     /// MQTT 5 properties.
-    pub properties: ConnectProperties,
+    pub properties: Properties<ConnectProperties>,
     /// The client identifier, possibly empty.
     pub client_id: MqttString,
     /// The will message.
@@ -53,7 +51,7 @@ pub struct Will {
     /// Will retain.
     pub retain: bool,
     /// MQTT 5 will properties.
-    pub properties: WillProperties,
+    pub properties: Properties<WillProperties>,
 }
 
 impl Connect {
@@ -63,7 +61,7 @@ impl Connect {
             protocol_version,
             clean_start: true,
             keep_alive: 60,
-            properties: ConnectProperties::default(),
+            properties: Properties::default(),
             client_id,
             will: None,
             username: None,
@@ -98,19 +96,18 @@ impl Connect {
         }
         let keep_alive = wire::read_u16(body)?;
         let properties = if protocol_version.is_v5() {
-            ConnectProperties::read(body)?
+            Properties::<ConnectProperties>::read(body)?
         } else {
-            ConnectProperties::default()
+            Properties::default()
         };
         let client_id = MqttString::read(body)?;
         let will = if has_will {
             let properties = if protocol_version.is_v5() {
-                WillProperties::read(body)?
+                Properties::<WillProperties>::read(body)?
             } else {
-                WillProperties::default()
+                Properties::default()
             };
-            let topic = MqttString::read(body)?;
-            check_topic_name(&topic)?;
+            let topic = MqttString::read_topic_name(body)?; // [MQTT-3.3.2-2]
             if topic.is_empty() {
                 return Err(DecodeError::EmptyTopicName); // [MQTT-4.7.3-1]
             }
@@ -184,6 +181,9 @@ impl Connect {
             wire::check_binary(password)?;
         }
         if let Some(will) = &self.will {
+            if will.topic.is_empty() || will.topic.has_wildcard() {
+                return Err(EncodeError::InvalidTopicName); // [MQTT-3.3.2-2], [MQTT-4.7.3-1]
+            }
             wire::check_binary(&will.payload)?;
             if self.protocol_version.is_v5() {
                 will.properties.check()?;

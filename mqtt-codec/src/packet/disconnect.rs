@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
-use crate::properties::DisconnectProperties;
+use crate::properties::{DisconnectProperties, Properties};
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -17,7 +17,7 @@ pub struct Disconnect {
     /// MQTT 5 reason code.
     pub reason_code: ReasonCode,
     /// MQTT 5 properties.
-    pub properties: DisconnectProperties,
+    pub properties: Properties<DisconnectProperties>,
 }
 
 impl Disconnect {
@@ -26,7 +26,7 @@ impl Disconnect {
         if version.is_v5() && !body.is_empty() {
             disconnect.reason_code = read_reason_code(body, PacketType::Disconnect)?;
             if !body.is_empty() {
-                disconnect.properties = DisconnectProperties::read(body)?;
+                disconnect.properties = Properties::<DisconnectProperties>::read(body)?;
             }
         }
         Ok(disconnect)

@@ -15,6 +15,8 @@ mod subscribe;
 mod unsuback;
 mod unsubscribe;
 
+use alloc::boxed::Box;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use ack::PublishAck;
@@ -38,10 +40,11 @@ use crate::wire;
 /// An MQTT control packet of any version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
-    /// CONNECT: client request to connect.
-    Connect(Connect),
-    /// CONNACK: connect acknowledgement.
-    ConnAck(ConnAck),
+    /// CONNECT: client request to connect (boxed: once per connection, and the largest
+    /// packet struct, which would otherwise size every PUBLISH moved through the decoder).
+    Connect(Box<Connect>),
+    /// CONNACK: connect acknowledgement (boxed, like CONNECT).
+    ConnAck(Box<ConnAck>),
     /// PUBLISH: an application message.
     Publish(Publish),
     /// PUBACK: QoS 1 acknowledgement.
@@ -112,8 +115,8 @@ impl Packet {
         };
         let body = &mut body;
         let packet = match packet_type {
-            PacketType::Connect => Self::Connect(Connect::read(body)?),
-            PacketType::ConnAck => Self::ConnAck(ConnAck::read(body, version)?),
+            PacketType::Connect => Self::Connect(Box::new(Connect::read(body)?)),
+            PacketType::ConnAck => Self::ConnAck(Box::new(ConnAck::read(body, version)?)),
             // The payload takes the rest of the body: nothing can trail a PUBLISH.
             PacketType::Publish => Self::Publish(Publish::read(header.flags, body, version)?),
             PacketType::PubAck => Self::PubAck(PublishAck::read(body, version, packet_type)?),

@@ -3,7 +3,7 @@
 use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::PublishProperties;
+use crate::properties::{Properties, PublishProperties};
 use crate::qos::{PacketId, QoS};
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
@@ -27,7 +27,7 @@ pub struct Publish {
     /// The packet identifier: present exactly when QoS is 1 or 2 [MQTT-2.3.1-5].
     pub packet_id: Option<PacketId>,
     /// MQTT 5 properties.
-    pub properties: PublishProperties,
+    pub properties: Properties<PublishProperties>,
     /// The application message.
     pub payload: Bytes,
 }
@@ -41,7 +41,7 @@ impl Publish {
             retain: false,
             topic,
             packet_id: None,
-            properties: PublishProperties::default(),
+            properties: Properties::default(),
             payload,
         }
     }
@@ -56,17 +56,16 @@ impl Publish {
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupOnQos0); // [MQTT-3.3.1-2]
         }
-        let topic = MqttString::read(body)?;
-        check_topic_name(&topic)?;
+        let topic = MqttString::read_topic_name(body)?; // [MQTT-3.3.2-2]
         let packet_id = if qos == QoS::AtMostOnce {
             None
         } else {
             Some(wire::read_packet_id(body)?)
         };
         let properties = if version.is_v5() {
-            PublishProperties::read(body)?
+            Properties::<PublishProperties>::read(body)?
         } else {
-            PublishProperties::default()
+            Properties::default()
         };
         // An empty topic is allowed only with a Topic Alias (v5 3.3.2.3.4);
         // 3.1.1 topic names are at least one character [MQTT-4.7.3-1].
@@ -114,6 +113,11 @@ impl Publish {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(EncodeError::DupOnQos0);
         }
+        // No wildcards [MQTT-3.3.2-2]; empty only with a Topic Alias [MQTT-4.7.3-1].
+        let empty_allowed = version.is_v5() && self.properties.topic_alias.is_some();
+        if self.topic.has_wildcard() || (self.topic.is_empty() && !empty_allowed) {
+            return Err(EncodeError::InvalidTopicName);
+        }
         if version.is_v5() {
             self.properties.check()?;
         }
@@ -130,12 +134,4 @@ impl Publish {
         }
         buf.put_slice(&self.payload);
     }
-}
-
-/// A topic name must not contain wildcard characters [MQTT-3.3.2-2].
-pub(super) fn check_topic_name(topic: &MqttString) -> Result<(), DecodeError> {
-    if topic.as_bytes().iter().any(|&b| b == b'+' || b == b'#') {
-        return Err(DecodeError::WildcardInTopicName);
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
-use crate::properties::AckProperties;
+use crate::properties::{AckProperties, Properties};
 use crate::qos::PacketId;
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
@@ -23,7 +23,7 @@ pub struct SubAck {
     /// The packet identifier of the SUBSCRIBE.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
     /// One code per topic filter.
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -32,9 +32,9 @@ impl SubAck {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
         let properties = if version.is_v5() {
-            AckProperties::read_for(body, PacketType::SubAck)?
+            Properties::<AckProperties>::read_for(body, PacketType::SubAck)?
         } else {
-            AckProperties::default()
+            Properties::default()
         };
         let mut reason_codes = Vec::with_capacity(body.len());
         while !body.is_empty() {

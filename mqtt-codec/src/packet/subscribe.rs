@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::SubscribeProperties;
+use crate::properties::{Properties, SubscribeProperties};
 use crate::qos::{PacketId, QoS};
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
@@ -92,7 +92,7 @@ pub struct Subscribe {
     /// The packet identifier.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: SubscribeProperties,
+    pub properties: Properties<SubscribeProperties>,
     /// Topic filters with their options, at least one [MQTT-3.8.3-3]. Filter syntax is
     /// checked by `mqtt-topic`, so a server can answer one bad filter with 0x8F in SUBACK.
     pub filters: Vec<(MqttString, SubscriptionOptions)>,
@@ -102,9 +102,9 @@ impl Subscribe {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
         let properties = if version.is_v5() {
-            SubscribeProperties::read(body)?
+            Properties::<SubscribeProperties>::read(body)?
         } else {
-            SubscribeProperties::default()
+            Properties::default()
         };
         let mut filters = Vec::new();
         while !body.is_empty() {

@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
-use crate::properties::AckProperties;
+use crate::properties::{AckProperties, Properties};
 use crate::qos::PacketId;
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
@@ -21,7 +21,7 @@ pub struct UnsubAck {
     /// The packet identifier of the UNSUBSCRIBE.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
     /// MQTT 5: one code per topic filter (empty under 3.1.1).
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -31,11 +31,11 @@ impl UnsubAck {
         let packet_id = wire::read_packet_id(body)?;
         let mut ack = Self {
             packet_id,
-            properties: AckProperties::default(),
+            properties: Properties::default(),
             reason_codes: Vec::new(),
         };
         if version.is_v5() {
-            ack.properties = AckProperties::read_for(body, PacketType::UnsubAck)?;
+            ack.properties = Properties::<AckProperties>::read_for(body, PacketType::UnsubAck)?;
             ack.reason_codes.reserve(body.len());
             while !body.is_empty() {
                 ack.reason_codes

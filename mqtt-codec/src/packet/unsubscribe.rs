@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::UnsubscribeProperties;
+use crate::properties::{Properties, UnsubscribeProperties};
 use crate::qos::PacketId;
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
@@ -17,7 +17,7 @@ pub struct Unsubscribe {
     /// The packet identifier.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: UnsubscribeProperties,
+    pub properties: Properties<UnsubscribeProperties>,
     /// Topic filters, at least one [MQTT-3.10.3-2], compared exactly by the server.
     pub filters: Vec<MqttString>,
 }
@@ -26,9 +26,9 @@ impl Unsubscribe {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
         let properties = if version.is_v5() {
-            UnsubscribeProperties::read(body)?
+            Properties::<UnsubscribeProperties>::read(body)?
         } else {
-            UnsubscribeProperties::default()
+            Properties::default()
         };
         let mut filters = Vec::new();
         while !body.is_empty() {
