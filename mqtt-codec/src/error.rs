@@ -79,6 +79,10 @@ pub enum DecodeError {
     /// (3.1.1 [MQTT-3-8.3-4]).
     #[error("reserved subscription option bits set: {0:#010b}")]
     ReservedSubscriptionOptionBits(u8),
+    /// Maximum QoS 3 in MQTT 5 subscription options: a Protocol Error (v5 section 3.8.3.1;
+    /// under 3.1.1 it is malformed [MQTT-3-8.3-4], [`DecodeError::InvalidQoS`]).
+    #[error("subscription QoS 3")]
+    InvalidSubscriptionQoS,
     /// Retain Handling 3 in MQTT 5 subscription options (v5 section 3.8.3.1).
     #[error("retain handling 3 is not valid")]
     InvalidRetainHandling,
@@ -105,6 +109,15 @@ pub enum DecodeError {
     /// (v5 [MQTT-3.2.2-6]).
     #[error("session present set with a non-zero CONNACK code")]
     SessionPresentOnRefusal,
+    /// Authentication Data without an Authentication Method (v5 sections 3.1.2.11.10,
+    /// 3.2.2.3.18), or an AUTH continuing or starting re-authentication without one
+    /// (v5 section 3.15.2.2.2).
+    #[error("authentication method missing")]
+    MissingAuthenticationMethod,
+    /// A SUBACK, or an MQTT 5 UNSUBACK, without any reason code: it answers no request, since
+    /// every SUBSCRIBE and UNSUBSCRIBE has a filter [MQTT-3.9.3-1], [MQTT-3.11.3-1].
+    #[error("acknowledgement without reason codes")]
+    MissingReasonCodes,
     /// A property identifier the specification does not define.
     #[error("unknown property identifier {0:#04x}")]
     UnknownProperty(u32),
@@ -159,7 +172,10 @@ impl DecodeError {
             Self::EmptyTopicName
             | Self::EmptySubscribe
             | Self::EmptyUnsubscribe
+            | Self::InvalidSubscriptionQoS
             | Self::InvalidRetainHandling
+            | Self::MissingAuthenticationMethod
+            | Self::MissingReasonCodes
             | Self::DuplicateProperty(_)
             | Self::InvalidPropertyValue(_)
             | Self::ReasonCodeNotAllowed { .. }
@@ -211,6 +227,13 @@ pub enum EncodeError {
     /// A SUBSCRIBE or UNSUBSCRIBE without filters [MQTT-3.8.3-3], [MQTT-3.10.3-2].
     #[error("SUBSCRIBE or UNSUBSCRIBE without topic filters")]
     NoTopicFilters,
+    /// A SUBACK, or an MQTT 5 UNSUBACK, without reason codes [MQTT-3.9.3-1], [MQTT-3.11.3-1].
+    #[error("SUBACK or UNSUBACK without reason codes")]
+    NoReasonCodes,
+    /// Authentication Data without an Authentication Method, or an AUTH other than Success
+    /// without one (v5 sections 3.1.2.11.10, 3.15.2.2.2).
+    #[error("authentication method missing")]
+    MissingAuthenticationMethod,
     /// A reason code the packet may not carry (v5 section 2.4), or one a 3.1.1 SUBACK
     /// cannot express.
     #[error("reason code {code:?} not allowed in {packet:?}")]

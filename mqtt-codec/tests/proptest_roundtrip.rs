@@ -230,8 +230,9 @@ fn connect_properties() -> impl Strategy<Value = ConnectProperties> {
                 p.topic_alias_maximum = alias_max;
                 p.request_response_information = rri;
                 p.request_problem_information = rpi;
+                // Authentication Data only with a method (v5 3.1.2.11.10).
+                p.authentication_data = data.filter(|_| method.is_some());
                 p.authentication_method = method;
-                p.authentication_data = data;
                 p.user_properties = user;
                 p
             },
@@ -304,8 +305,9 @@ fn connack_properties() -> impl Strategy<Value = ConnAckProperties> {
             p.server_keep_alive = keep_alive;
             p.response_information = response;
             p.server_reference = reference;
+            // Authentication Data only with a method (v5 3.1.2.11.10, 3.2.2.3.18).
+            p.authentication_data = data.filter(|_| method.is_some());
             p.authentication_method = method;
-            p.authentication_data = data;
             p.user_properties = user;
             p
         },
@@ -391,8 +393,9 @@ fn auth_properties() -> impl Strategy<Value = AuthProperties> {
     )
         .prop_map(|(method, data, reason, user)| {
             let mut p = AuthProperties::default();
+            // Authentication Data only with a method (v5 3.1.2.11.10, 3.2.2.3.18).
+            p.authentication_data = data.filter(|_| method.is_some());
             p.authentication_method = method;
-            p.authentication_data = data;
             p.reason_string = reason;
             p.user_properties = user;
             p
@@ -467,9 +470,12 @@ fn connack(version: ProtocolVersion) -> impl Strategy<Value = ConnAck> {
         connack_reason_code(version),
         v5_only(version, connack_properties()),
     )
-        .prop_map(|(session_present, reason_code, properties)| ConnAck {
+        .prop_map(move |(session_present, reason_code, properties)| ConnAck {
             // Session Present only on a successful connection [MQTT-3.2.2-4], [MQTT-3.2.2-6].
-            session_present: session_present && reason_code == ReasonCode::Success,
+            // MQTT 3.1 has no Session Present flag.
+            session_present: session_present
+                && reason_code == ReasonCode::Success
+                && version != ProtocolVersion::V3_1,
             reason_code,
             properties: properties.into(),
         })
@@ -639,9 +645,17 @@ fn auth() -> impl Strategy<Value = Auth> {
         select(reason_codes_allowed_in(PacketType::Auth)),
         auth_properties(),
     )
-        .prop_map(|(reason_code, properties)| Auth {
-            reason_code,
-            properties: properties.into(),
+        .prop_map(|(reason_code, mut properties)| {
+            // Anything but the bare Success form names its method (v5 3.15.2.2.2).
+            if reason_code != ReasonCode::Success || properties.authentication_data.is_some() {
+                properties
+                    .authentication_method
+                    .get_or_insert(MqttString::from_static("SCRAM-SHA-1"));
+            }
+            Auth {
+                reason_code,
+                properties: properties.into(),
+            }
         })
 }
 

@@ -28,6 +28,8 @@ impl Auth {
                 auth.properties = Properties::<AuthProperties>::read(body)?;
             }
         }
+        auth.check_method()
+            .map_err(|_| DecodeError::MissingAuthenticationMethod)?;
         Ok(auth)
     }
 
@@ -42,7 +44,19 @@ impl Auth {
 
     pub(super) fn check(&self) -> Result<(), EncodeError> {
         check_reason_code(self.reason_code, PacketType::Auth)?;
+        self.check_method()?;
         self.properties.check()
+    }
+
+    /// An AUTH continuing or starting re-authentication names its method
+    /// (v5 section 3.15.2.2.2); data needs a method. Only the bare Success form may omit it.
+    fn check_method(&self) -> Result<(), EncodeError> {
+        let needs_method = self.reason_code != ReasonCode::Success
+            || self.properties.authentication_data.is_some();
+        if needs_method && self.properties.authentication_method.is_none() {
+            return Err(EncodeError::MissingAuthenticationMethod);
+        }
+        Ok(())
     }
 
     pub(super) fn write(&self, buf: &mut impl BufMut) {

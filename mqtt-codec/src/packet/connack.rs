@@ -28,13 +28,22 @@ pub struct ConnAck {
 impl ConnAck {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let flags = wire::read_u8(body)?;
-        if flags & !1 != 0 {
-            return Err(DecodeError::ReservedConnAckFlags); // [MQTT-3.2.2-1]
-        }
-        let session_present = flags == 1;
+        // MQTT 3.1 has no session present flag: the byte is reserved and not used.
+        let session_present = match version {
+            ProtocolVersion::V3_1 => false,
+            _ if flags & !1 != 0 => return Err(DecodeError::ReservedConnAckFlags), // [MQTT-3.2.2-1]
+            _ => flags == 1,
+        };
         let (reason_code, properties) = if version.is_v5() {
             let code = read_reason_code(body, PacketType::ConnAck)?;
-            (code, Properties::<ConnAckProperties>::read(body)?)
+            let properties = Properties::<ConnAckProperties>::read(body)?;
+            // v5 3.2.2.3.18
+            if properties.authentication_data.is_some()
+                && properties.authentication_method.is_none()
+            {
+                return Err(DecodeError::MissingAuthenticationMethod);
+            }
+            (code, properties)
         } else {
             let byte = wire::read_u8(body)?;
             let code = ReasonCode::from_connack_return_code_v3(byte)
@@ -67,12 +76,19 @@ impl ConnAck {
         }
         if version.is_v5() {
             self.properties.check()?;
+            if self.properties.authentication_data.is_some()
+                && self.properties.authentication_method.is_none()
+            {
+                return Err(EncodeError::MissingAuthenticationMethod); // v5 3.2.2.3.18
+            }
         }
         Ok(())
     }
 
     pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
-        buf.put_u8(u8::from(self.session_present));
+        buf.put_u8(u8::from(
+            self.session_present && version != ProtocolVersion::V3_1,
+        ));
         if version.is_v5() {
             buf.put_u8(self.reason_code.as_u8());
             self.properties.write(buf);

@@ -71,10 +71,10 @@ impl Connect {
 
     pub(super) fn read(body: &mut Bytes) -> Result<Self, DecodeError> {
         let name = wire::read_binary(body)?;
-        let level = wire::read_u8(body)?;
         if name[..] != b"MQTT"[..] && name[..] != b"MQIsdp"[..] {
-            return Err(DecodeError::InvalidProtocolName);
+            return Err(DecodeError::InvalidProtocolName); // [MQTT-3.1.2-1]
         }
+        let level = wire::read_u8(body)?;
         let protocol_version = ProtocolVersion::from_name_and_level(&name, level)
             .ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
         let flags = wire::read_u8(body)?;
@@ -100,6 +100,10 @@ impl Connect {
         } else {
             Properties::default()
         };
+        // v5 3.1.2.11.10
+        if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
+            return Err(DecodeError::MissingAuthenticationMethod);
+        }
         let client_id = MqttString::read(body)?;
         let will = if has_will {
             let properties = if protocol_version.is_v5() {
@@ -191,6 +195,11 @@ impl Connect {
         }
         if self.protocol_version.is_v5() {
             self.properties.check()?;
+            if self.properties.authentication_data.is_some()
+                && self.properties.authentication_method.is_none()
+            {
+                return Err(EncodeError::MissingAuthenticationMethod); // v5 3.1.2.11.10
+            }
         }
         Ok(())
     }

@@ -52,6 +52,9 @@ impl SubAck {
             };
             reason_codes.push(code);
         }
+        if reason_codes.is_empty() {
+            return Err(DecodeError::MissingReasonCodes); // [MQTT-3.9.3-1]
+        }
         Ok(Self {
             packet_id,
             properties,
@@ -69,6 +72,9 @@ impl SubAck {
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if self.reason_codes.is_empty() {
+            return Err(EncodeError::NoReasonCodes);
+        }
         for code in &self.reason_codes {
             check_reason_code(*code, PacketType::SubAck)?;
         }

@@ -56,7 +56,11 @@ impl SubscriptionOptions {
             // [MQTT-3.8.3-5] (3.1.1 [MQTT-3-8.3-4])
             return Err(DecodeError::ReservedSubscriptionOptionBits(byte));
         }
-        let qos = QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidQoS)?; // [MQTT-3-8.3-4]
+        let qos = QoS::from_u8(byte & 0b11).ok_or(if version.is_v5() {
+            DecodeError::InvalidSubscriptionQoS // v5 3.8.3.1
+        } else {
+            DecodeError::InvalidQoS // [MQTT-3-8.3-4]
+        })?;
         let retain_handling = match (byte >> 4) & 0b11 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendAtSubscribeIfNew,

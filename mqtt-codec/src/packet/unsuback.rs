@@ -41,6 +41,9 @@ impl UnsubAck {
                 ack.reason_codes
                     .push(read_reason_code(body, PacketType::UnsubAck)?);
             }
+            if ack.reason_codes.is_empty() {
+                return Err(DecodeError::MissingReasonCodes); // [MQTT-3.11.3-1]
+            }
         }
         Ok(ack)
     }
@@ -55,6 +58,9 @@ impl UnsubAck {
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         if version.is_v5() {
+            if self.reason_codes.is_empty() {
+                return Err(EncodeError::NoReasonCodes);
+            }
             for code in &self.reason_codes {
                 check_reason_code(*code, PacketType::UnsubAck)?;
             }
