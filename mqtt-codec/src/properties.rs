@@ -20,6 +20,7 @@ use crate::fixed_header::PacketType;
 use crate::qos::QoS;
 use crate::strings::MqttString;
 use crate::varint::{self, MAX_VARIABLE_BYTE_INTEGER};
+use crate::version::ProtocolVersion;
 use crate::wire;
 
 /// A property identifier (v5 section 2.2.2.2).
@@ -487,6 +488,28 @@ macro_rules! property_set {
                     }
                 }
             }
+
+            /// [`Self::read`] in MQTT 5; before it a packet has no properties.
+            pub(crate) fn read_in(version: ProtocolVersion, buf: &mut Bytes) -> Result<Self, DecodeError> {
+                if version.is_v5() { Self::read(buf) } else { Ok(Self(None)) }
+            }
+
+            /// [`Self::encoded_len`] in MQTT 5, 0 before it.
+            pub(crate) fn encoded_len_in(&self, version: ProtocolVersion) -> usize {
+                if version.is_v5() { self.encoded_len() } else { 0 }
+            }
+
+            /// [`Self::check`] in MQTT 5; nothing is written before it.
+            pub(crate) fn check_in(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+                if version.is_v5() { self.check() } else { Ok(()) }
+            }
+
+            /// [`Self::write`] in MQTT 5, nothing before it.
+            pub(crate) fn write_in(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+                if version.is_v5() {
+                    self.write(buf);
+                }
+            }
         }
 
         impl Deref for Properties<$name> {
@@ -706,10 +729,28 @@ property_set! {
     }
 }
 
+macro_rules! authentication_rules {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// Authentication Data is only meaningful with an Authentication Method
+            /// (v5 sections 3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3).
+            pub(crate) fn has_data_without_method(&self) -> bool {
+                self.authentication_data.is_some() && self.authentication_method.is_none()
+            }
+        }
+    )*};
+}
+
+authentication_rules!(ConnectProperties, ConnAckProperties, AuthProperties);
+
 impl Properties<AckProperties> {
-    /// Reads ack properties naming the actual packet in a [`DecodeError::PropertyNotAllowed`].
-    pub(crate) fn read_for(buf: &mut Bytes, packet: PacketType) -> Result<Self, DecodeError> {
-        Self::read(buf).map_err(|err| match err {
+    /// [`Self::read_in`], naming the actual packet in a [`DecodeError::PropertyNotAllowed`].
+    pub(crate) fn read_ack_in(
+        version: ProtocolVersion,
+        buf: &mut Bytes,
+        packet: PacketType,
+    ) -> Result<Self, DecodeError> {
+        Self::read_in(version, buf).map_err(|err| match err {
             DecodeError::PropertyNotAllowed { property, .. } => {
                 DecodeError::PropertyNotAllowed { property, packet }
             }

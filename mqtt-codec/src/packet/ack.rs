@@ -46,7 +46,7 @@ impl PublishAck {
         if version.is_v5() && !body.is_empty() {
             ack.reason_code = read_reason_code(body, packet)?;
             if !body.is_empty() {
-                ack.properties = Properties::<AckProperties>::read_for(body, packet)?;
+                ack.properties = Properties::<AckProperties>::read_ack_in(version, body, packet)?;
             }
         }
         Ok(ack)
@@ -57,7 +57,7 @@ impl PublishAck {
             version.is_v5(),
             self.reason_code,
             self.properties.is_empty(),
-            self.properties.encoded_len(),
+            self.properties.encoded_len_in(version),
         )
     }
 
@@ -68,7 +68,7 @@ impl PublishAck {
     ) -> Result<(), EncodeError> {
         if version.is_v5() {
             check_reason_code(self.reason_code, packet)?;
-            self.properties.check()?;
+            self.properties.check_in(version)?;
         }
         Ok(())
     }
@@ -80,7 +80,7 @@ impl PublishAck {
             buf.put_u8(self.reason_code.as_u8());
         }
         if len > 3 {
-            self.properties.write(buf);
+            self.properties.write_in(version, buf);
         }
     }
 }

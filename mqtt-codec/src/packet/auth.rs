@@ -6,6 +6,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::properties::{AuthProperties, Properties};
 use crate::reason::ReasonCode;
+use crate::version::ProtocolVersion;
 
 use super::{check_reason_code, read_reason_code, reason_and_properties_len};
 
@@ -25,7 +26,7 @@ impl Auth {
         if !body.is_empty() {
             auth.reason_code = read_reason_code(body, PacketType::Auth)?;
             if !body.is_empty() {
-                auth.properties = Properties::<AuthProperties>::read(body)?;
+                auth.properties = Properties::<AuthProperties>::read_in(ProtocolVersion::V5, body)?;
             }
         }
         auth.check_method()
@@ -38,22 +39,23 @@ impl Auth {
             true,
             self.reason_code,
             self.properties.is_empty(),
-            self.properties.encoded_len(),
+            self.properties.encoded_len_in(ProtocolVersion::V5),
         )
     }
 
     pub(super) fn check(&self) -> Result<(), EncodeError> {
         check_reason_code(self.reason_code, PacketType::Auth)?;
         self.check_method()?;
-        self.properties.check()
+        self.properties.check_in(ProtocolVersion::V5)
     }
 
     /// An AUTH continuing or starting re-authentication names its method
     /// (v5 section 3.15.2.2.2); data needs a method. Only the bare Success form may omit it.
     fn check_method(&self) -> Result<(), EncodeError> {
-        let needs_method = self.reason_code != ReasonCode::Success
-            || self.properties.authentication_data.is_some();
-        if needs_method && self.properties.authentication_method.is_none() {
+        let continues = self.reason_code != ReasonCode::Success;
+        if (continues && self.properties.authentication_method.is_none())
+            || self.properties.has_data_without_method()
+        {
             return Err(EncodeError::MissingAuthenticationMethod);
         }
         Ok(())
@@ -65,7 +67,7 @@ impl Auth {
             buf.put_u8(self.reason_code.as_u8());
         }
         if len > 1 {
-            self.properties.write(buf);
+            self.properties.write_in(ProtocolVersion::V5, buf);
         }
     }
 }

@@ -36,12 +36,9 @@ impl ConnAck {
         };
         let (reason_code, properties) = if version.is_v5() {
             let code = read_reason_code(body, PacketType::ConnAck)?;
-            let properties = Properties::<ConnAckProperties>::read(body)?;
-            // v5 3.2.2.3.18
-            if properties.authentication_data.is_some()
-                && properties.authentication_method.is_none()
-            {
-                return Err(DecodeError::MissingAuthenticationMethod);
+            let properties = Properties::<ConnAckProperties>::read_in(version, body)?;
+            if properties.has_data_without_method() {
+                return Err(DecodeError::MissingAuthenticationMethod); // v5 3.2.2.3.18
             }
             (code, properties)
         } else {
@@ -62,11 +59,7 @@ impl ConnAck {
     }
 
     pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
-        2 + if version.is_v5() {
-            self.properties.encoded_len()
-        } else {
-            0
-        }
+        2 + self.properties.encoded_len_in(version)
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
@@ -74,13 +67,9 @@ impl ConnAck {
         if self.session_present && self.reason_code.is_error() {
             return Err(EncodeError::SessionPresentOnRefusal);
         }
-        if version.is_v5() {
-            self.properties.check()?;
-            if self.properties.authentication_data.is_some()
-                && self.properties.authentication_method.is_none()
-            {
-                return Err(EncodeError::MissingAuthenticationMethod); // v5 3.2.2.3.18
-            }
+        self.properties.check_in(version)?;
+        if self.properties.has_data_without_method() {
+            return Err(EncodeError::MissingAuthenticationMethod); // v5 3.2.2.3.18
         }
         Ok(())
     }
@@ -91,7 +80,7 @@ impl ConnAck {
         ));
         if version.is_v5() {
             buf.put_u8(self.reason_code.as_u8());
-            self.properties.write(buf);
+            self.properties.write_in(version, buf);
         } else {
             buf.put_u8(self.reason_code.connack_return_code_v3());
         }

@@ -95,22 +95,13 @@ impl Connect {
             return Err(DecodeError::PasswordWithoutUsername); // [MQTT-3.1.2-22]
         }
         let keep_alive = wire::read_u16(body)?;
-        let properties = if protocol_version.is_v5() {
-            Properties::<ConnectProperties>::read(body)?
-        } else {
-            Properties::default()
-        };
-        // v5 3.1.2.11.10
-        if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
-            return Err(DecodeError::MissingAuthenticationMethod);
+        let properties = Properties::<ConnectProperties>::read_in(protocol_version, body)?;
+        if properties.has_data_without_method() {
+            return Err(DecodeError::MissingAuthenticationMethod); // v5 3.1.2.11.10
         }
         let client_id = MqttString::read(body)?;
         let will = if has_will {
-            let properties = if protocol_version.is_v5() {
-                Properties::<WillProperties>::read(body)?
-            } else {
-                Properties::default()
-            };
+            let properties = Properties::<WillProperties>::read_in(protocol_version, body)?;
             let topic = MqttString::read_topic_name(body)?; // [MQTT-3.3.2-2]
             if topic.is_empty() {
                 return Err(DecodeError::EmptyTopicName); // [MQTT-4.7.3-1]
@@ -160,16 +151,11 @@ impl Connect {
     }
 
     pub(super) fn remaining_len(&self) -> usize {
-        let v5 = self.protocol_version.is_v5();
-        let name = self.protocol_version.protocol_name();
-        let mut len = 2 + name.len() + 1 + 1 + 2 + self.client_id.encoded_len();
-        if v5 {
-            len += self.properties.encoded_len();
-        }
+        let version = self.protocol_version;
+        let mut len = 2 + version.protocol_name().len() + 1 + 1 + 2;
+        len += self.properties.encoded_len_in(version) + self.client_id.encoded_len();
         if let Some(will) = &self.will {
-            if v5 {
-                len += will.properties.encoded_len();
-            }
+            len += will.properties.encoded_len_in(version);
             len += will.topic.encoded_len() + wire::binary_len(&will.payload);
         }
         len += self.username.as_ref().map_or(0, MqttString::encoded_len);
@@ -178,8 +164,9 @@ impl Connect {
     }
 
     pub(super) fn check(&self) -> Result<(), EncodeError> {
-        if self.password.is_some() && self.username.is_none() && !self.protocol_version.is_v5() {
-            return Err(EncodeError::PasswordWithoutUsername);
+        let version = self.protocol_version;
+        if self.password.is_some() && self.username.is_none() && !version.is_v5() {
+            return Err(EncodeError::PasswordWithoutUsername); // [MQTT-3.1.2-22]
         }
         if let Some(password) = &self.password {
             wire::check_binary(password)?;
@@ -189,35 +176,25 @@ impl Connect {
                 return Err(EncodeError::InvalidTopicName); // [MQTT-3.3.2-2], [MQTT-4.7.3-1]
             }
             wire::check_binary(&will.payload)?;
-            if self.protocol_version.is_v5() {
-                will.properties.check()?;
-            }
+            will.properties.check_in(version)?;
         }
-        if self.protocol_version.is_v5() {
-            self.properties.check()?;
-            if self.properties.authentication_data.is_some()
-                && self.properties.authentication_method.is_none()
-            {
-                return Err(EncodeError::MissingAuthenticationMethod); // v5 3.1.2.11.10
-            }
+        self.properties.check_in(version)?;
+        if self.properties.has_data_without_method() {
+            return Err(EncodeError::MissingAuthenticationMethod); // v5 3.1.2.11.10
         }
         Ok(())
     }
 
     pub(super) fn write(&self, buf: &mut impl BufMut) {
-        let v5 = self.protocol_version.is_v5();
-        wire::write_binary(buf, self.protocol_version.protocol_name().as_bytes());
-        buf.put_u8(self.protocol_version.level());
+        let version = self.protocol_version;
+        wire::write_binary(buf, version.protocol_name().as_bytes());
+        buf.put_u8(version.level());
         buf.put_u8(self.flags());
         buf.put_u16(self.keep_alive);
-        if v5 {
-            self.properties.write(buf);
-        }
+        self.properties.write_in(version, buf);
         self.client_id.write(buf);
         if let Some(will) = &self.will {
-            if v5 {
-                will.properties.write(buf);
-            }
+            will.properties.write_in(version, buf);
             will.topic.write(buf);
             wire::write_binary(buf, &will.payload);
         }

@@ -26,7 +26,7 @@ impl Disconnect {
         if version.is_v5() && !body.is_empty() {
             disconnect.reason_code = read_reason_code(body, PacketType::Disconnect)?;
             if !body.is_empty() {
-                disconnect.properties = Properties::<DisconnectProperties>::read(body)?;
+                disconnect.properties = Properties::<DisconnectProperties>::read_in(version, body)?;
             }
         }
         Ok(disconnect)
@@ -37,14 +37,14 @@ impl Disconnect {
             version.is_v5(),
             self.reason_code,
             self.properties.is_empty(),
-            self.properties.encoded_len(),
+            self.properties.encoded_len_in(version),
         )
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         if version.is_v5() {
             check_reason_code(self.reason_code, PacketType::Disconnect)?;
-            self.properties.check()?;
+            self.properties.check_in(version)?;
         }
         Ok(())
     }
@@ -55,7 +55,7 @@ impl Disconnect {
             buf.put_u8(self.reason_code.as_u8());
         }
         if len > 1 {
-            self.properties.write(buf);
+            self.properties.write_in(version, buf);
         }
     }
 }

@@ -62,11 +62,7 @@ impl Publish {
         } else {
             Some(wire::read_packet_id(body)?)
         };
-        let properties = if version.is_v5() {
-            Properties::<PublishProperties>::read(body)?
-        } else {
-            Properties::default()
-        };
+        let properties = Properties::<PublishProperties>::read_in(version, body)?;
         // An empty topic is allowed only with a Topic Alias (v5 3.3.2.3.4);
         // 3.1.1 topic names are at least one character [MQTT-4.7.3-1].
         if topic.is_empty() && properties.topic_alias.is_none() {
@@ -96,14 +92,11 @@ impl Publish {
     }
 
     pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
-        let mut len = self.topic.encoded_len() + self.payload.len();
-        if self.packet_id.is_some() {
-            len += 2;
-        }
-        if version.is_v5() {
-            len += self.properties.encoded_len();
-        }
-        len
+        let packet_id_len = if self.packet_id.is_some() { 2 } else { 0 };
+        self.topic.encoded_len()
+            + packet_id_len
+            + self.properties.encoded_len_in(version)
+            + self.payload.len()
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
@@ -118,10 +111,7 @@ impl Publish {
         if self.topic.has_wildcard() || (self.topic.is_empty() && !empty_allowed) {
             return Err(EncodeError::InvalidTopicName);
         }
-        if version.is_v5() {
-            self.properties.check()?;
-        }
-        Ok(())
+        self.properties.check_in(version)
     }
 
     pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
@@ -129,9 +119,7 @@ impl Publish {
         if let Some(packet_id) = self.packet_id {
             buf.put_u16(packet_id.get());
         }
-        if version.is_v5() {
-            self.properties.write(buf);
-        }
+        self.properties.write_in(version, buf);
         buf.put_slice(&self.payload);
     }
 }

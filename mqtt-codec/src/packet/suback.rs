@@ -31,11 +31,8 @@ pub struct SubAck {
 impl SubAck {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
-        let properties = if version.is_v5() {
-            Properties::<AckProperties>::read_for(body, PacketType::SubAck)?
-        } else {
-            Properties::default()
-        };
+        let properties =
+            Properties::<AckProperties>::read_ack_in(version, body, PacketType::SubAck)?;
         let mut reason_codes = Vec::with_capacity(body.len());
         while !body.is_empty() {
             let code = if version.is_v5() {
@@ -63,12 +60,7 @@ impl SubAck {
     }
 
     pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
-        2 + self.reason_codes.len()
-            + if version.is_v5() {
-                self.properties.encoded_len()
-            } else {
-                0
-            }
+        2 + self.reason_codes.len() + self.properties.encoded_len_in(version)
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
@@ -78,17 +70,12 @@ impl SubAck {
         for code in &self.reason_codes {
             check_reason_code(*code, PacketType::SubAck)?;
         }
-        if version.is_v5() {
-            self.properties.check()?;
-        }
-        Ok(())
+        self.properties.check_in(version)
     }
 
     pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            self.properties.write(buf);
-        }
+        self.properties.write_in(version, buf);
         for code in &self.reason_codes {
             let byte = if !version.is_v5() && code.is_error() {
                 ReasonCode::UnspecifiedError.as_u8()

@@ -35,7 +35,8 @@ impl UnsubAck {
             reason_codes: Vec::new(),
         };
         if version.is_v5() {
-            ack.properties = Properties::<AckProperties>::read_for(body, PacketType::UnsubAck)?;
+            ack.properties =
+                Properties::<AckProperties>::read_ack_in(version, body, PacketType::UnsubAck)?;
             ack.reason_codes.reserve(body.len());
             while !body.is_empty() {
                 ack.reason_codes
@@ -50,7 +51,7 @@ impl UnsubAck {
 
     pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
         if version.is_v5() {
-            2 + self.properties.encoded_len() + self.reason_codes.len()
+            2 + self.properties.encoded_len_in(version) + self.reason_codes.len()
         } else {
             2
         }
@@ -64,7 +65,7 @@ impl UnsubAck {
             for code in &self.reason_codes {
                 check_reason_code(*code, PacketType::UnsubAck)?;
             }
-            self.properties.check()?;
+            self.properties.check_in(version)?;
         }
         Ok(())
     }
@@ -72,7 +73,7 @@ impl UnsubAck {
     pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u16(self.packet_id.get());
         if version.is_v5() {
-            self.properties.write(buf);
+            self.properties.write_in(version, buf);
             for code in &self.reason_codes {
                 buf.put_u8(code.as_u8());
             }

@@ -25,11 +25,7 @@ pub struct Unsubscribe {
 impl Unsubscribe {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
-        let properties = if version.is_v5() {
-            Properties::<UnsubscribeProperties>::read(body)?
-        } else {
-            Properties::default()
-        };
+        let properties = Properties::<UnsubscribeProperties>::read_in(version, body)?;
         let mut filters = Vec::new();
         while !body.is_empty() {
             filters.push(MqttString::read(body)?);
@@ -46,29 +42,19 @@ impl Unsubscribe {
 
     pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
         let filters: usize = self.filters.iter().map(MqttString::encoded_len).sum();
-        2 + filters
-            + if version.is_v5() {
-                self.properties.encoded_len()
-            } else {
-                0
-            }
+        2 + filters + self.properties.encoded_len_in(version)
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::NoTopicFilters);
         }
-        if version.is_v5() {
-            self.properties.check()?;
-        }
-        Ok(())
+        self.properties.check_in(version)
     }
 
     pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            self.properties.write(buf);
-        }
+        self.properties.write_in(version, buf);
         for filter in &self.filters {
             filter.write(buf);
         }
