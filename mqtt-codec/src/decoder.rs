@@ -3,8 +3,8 @@
 use bytes::{Buf, BytesMut};
 
 use crate::error::DecodeError;
-use crate::fixed_header::FixedHeader;
-use crate::packet::Packet;
+use crate::fixed_header::{FixedHeader, PacketType};
+use crate::packet::{announced_version, Packet};
 use crate::version::ProtocolVersion;
 
 /// The largest packet MQTT can frame: a 5-byte fixed header and 268,435,455 bytes.
@@ -17,7 +17,13 @@ const RESERVE_LIMIT: usize = 64 * 1024;
 ///
 /// A server creates it with [`Decoder::for_server`]: the protocol version is unknown until the
 /// first packet, which must be a CONNECT [MQTT-3.1.0-1], sets it. A client creates it with
-/// [`Decoder::new`] and the version it connects with.
+/// [`Decoder::new`] and the version it connects with. A server should set the maximum packet
+/// size it is willing to buffer ([`Decoder::with_max_packet_size`]); the default is the
+/// largest packet MQTT can frame.
+///
+/// The decoder checks what a packet is, not who may send it: a CONNACK arriving at a server,
+/// or a Subscription Identifier in a client's PUBLISH [MQTT-3.3.4-6], are rules of the
+/// broker and client cores.
 ///
 /// ```
 /// use bytes::{Buf, BytesMut};
@@ -38,6 +44,8 @@ const RESERVE_LIMIT: usize = 64 * 1024;
 pub struct Decoder {
     version: Option<ProtocolVersion>,
     max_packet_size: u32,
+    /// The first error, returned again by every later call: the stream is lost.
+    failed: Option<DecodeError>,
 }
 
 impl Decoder {
@@ -46,6 +54,7 @@ impl Decoder {
         Self {
             version: Some(version),
             max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+            failed: None,
         }
     }
 
@@ -54,6 +63,7 @@ impl Decoder {
         Self {
             version: None,
             max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+            failed: None,
         }
     }
 
@@ -64,7 +74,10 @@ impl Decoder {
         self
     }
 
-    /// The protocol version, once known.
+    /// The protocol version, once known. A server decoder learns it from the CONNECT's
+    /// protocol name and level, even when the rest of that CONNECT fails to decode, so the
+    /// server can answer in the client's version: a CONNACK with the error's reason code for
+    /// MQTT 5, a bare close for a malformed 3.1.1 CONNECT [MQTT-3.1.4-1].
     pub const fn version(&self) -> Option<ProtocolVersion> {
         self.version
     }
@@ -89,10 +102,26 @@ impl Decoder {
     ///   [`DecodeError::reason_code`] in MQTT 5). A packet larger than the maximum packet size
     ///   is refused as soon as its fixed header is read, before its body is buffered.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        let result = self.decode_next(buf);
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+        }
+        result
+    }
+
+    fn decode_next(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         let Some(header) = FixedHeader::parse(buf, self.version)? else {
             return Ok(None);
         };
-        let packet_len = header.header_len as u64 + u64::from(header.remaining_length);
+        // Before the version is known only a CONNECT may come [MQTT-3.1.0-1]: refuse anything
+        // else from its header, before buffering a body.
+        if self.version.is_none() && header.packet_type() != PacketType::Connect {
+            return Err(DecodeError::ConnectExpected);
+        }
+        let packet_len = header.header_len() as u64 + u64::from(header.remaining_length());
         if packet_len > u64::from(self.max_packet_size) {
             return Err(DecodeError::PacketTooLarge {
                 size: packet_len,
@@ -107,11 +136,10 @@ impl Decoder {
             return Ok(None);
         }
         let mut body = buf.split_to(packet_len).freeze();
-        body.advance(header.header_len);
-        let packet = Packet::decode(&header, body, self.version)?;
-        if let (None, Packet::Connect(connect)) = (self.version, &packet) {
-            self.version = Some(connect.protocol_version);
+        body.advance(header.header_len());
+        if self.version.is_none() {
+            self.version = announced_version(&body);
         }
-        Ok(Some(packet))
+        Packet::decode(&header, body, self.version).map(Some)
     }
 }

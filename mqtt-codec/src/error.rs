@@ -6,8 +6,11 @@ use crate::reason::ReasonCode;
 /// Why bytes received from a peer are not a valid MQTT packet.
 ///
 /// Every variant is one rule of the specifications. Decode errors are fatal for the
-/// connection: the stream position is lost, so the receiver answers with
-/// [`DecodeError::reason_code`] (in a CONNACK or DISCONNECT where MQTT 5 allows it) and closes.
+/// connection and sticky: the [`crate::Decoder`] returns the same error from then on. The
+/// receiver answers with [`DecodeError::reason_code`] where MQTT 5 allows it (a CONNACK to a
+/// failed MQTT 5 CONNECT, a DISCONNECT after the CONNACK) and closes. A 3.1.1 server closes
+/// without a CONNACK when a CONNECT is malformed [MQTT-3.1.4-1]; for a failed CONNECT,
+/// [`crate::Decoder::version`] tells which version the client announced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -19,7 +22,7 @@ pub enum DecodeError {
     #[error("variable byte integer not minimally encoded")]
     NonMinimalVariableByteInteger,
     /// The packet is larger than the configured maximum packet size; detected from the
-    /// fixed header, before the body is buffered [MQTT-3.1.2-24] (v5: 0x95).
+    /// fixed header, before the body is buffered (v5 sections 3.1.2.11.4, 3.2.2.3.6; 0x95).
     #[error("packet of {size} bytes exceeds the maximum packet size of {max} bytes")]
     PacketTooLarge {
         /// Total size announced by the fixed header.
@@ -27,11 +30,12 @@ pub enum DecodeError {
         /// The configured maximum.
         max: u32,
     },
-    /// Packet type 0 (reserved), or 15 (AUTH) outside MQTT 5 [MQTT-2.1.3-1].
+    /// Packet type 0 (reserved), or 15 (AUTH) outside MQTT 5 (3.1.1 table 2.1, v5 table 2-1).
     #[error("invalid packet type {0}")]
     InvalidPacketType(u8),
     /// Reserved fixed-header flags are not the values the specification fixes for the packet
-    /// type [MQTT-2.2.2-1], [MQTT-2.2.2-2], [MQTT-3.6.1-1], [MQTT-3.8.1-1], [MQTT-3.10.1-1].
+    /// type (3.1.1 [MQTT-2.2.2-1], [MQTT-2.2.2-2]; v5 [MQTT-2.1.3-1]; [MQTT-3.6.1-1],
+    /// [MQTT-3.8.1-1], [MQTT-3.10.1-1]).
     #[error("invalid fixed header flags {flags:#06b} for {packet_type:?}")]
     InvalidHeaderFlags {
         /// The packet type.
@@ -39,8 +43,8 @@ pub enum DecodeError {
         /// The low four bits of the first byte.
         flags: u8,
     },
-    /// QoS bits set to 3 in a PUBLISH, a will or a subscription [MQTT-3.3.1-4],
-    /// [MQTT-3.1.2-14], [MQTT-3.8.3-4].
+    /// QoS bits set to 3 in a PUBLISH [MQTT-3.3.1-4], a will (3.1.1 [MQTT-3.1.2-14], v5
+    /// [MQTT-3.1.2-12]) or a 3.1.1 subscription [MQTT-3-8.3-4].
     #[error("QoS 3 is not a valid quality of service")]
     InvalidQoS,
     /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
@@ -69,9 +73,14 @@ pub enum DecodeError {
     /// v5 [MQTT-3.3.2-1] and section 3.3.2.3.4).
     #[error("empty topic name without a topic alias")]
     EmptyTopicName,
-    /// A SUBSCRIBE without any topic filter [MQTT-3.8.3-3].
+    /// A SUBSCRIBE without any topic filter (3.1.1 [MQTT-3.8.3-3], v5 [MQTT-3.8.3-2]).
     #[error("SUBSCRIBE without topic filters")]
     EmptySubscribe,
+    /// An empty topic filter in a SUBSCRIBE or UNSUBSCRIBE: topic filters are at least one
+    /// character long [MQTT-4.7.3-1] (other filter rules are `mqtt-topic`'s, answered per
+    /// filter in the SUBACK).
+    #[error("empty topic filter")]
+    EmptyTopicFilter,
     /// An UNSUBSCRIBE without any topic filter [MQTT-3.10.3-2].
     #[error("UNSUBSCRIBE without topic filters")]
     EmptyUnsubscribe,
@@ -102,7 +111,8 @@ pub enum DecodeError {
     /// Password flag set without the user name flag in MQTT 3.1 / 3.1.1 [MQTT-3.1.2-22].
     #[error("password without user name")]
     PasswordWithoutUsername,
-    /// The CONNACK acknowledge flags have reserved bits set [MQTT-3.2.2-1].
+    /// The CONNACK acknowledge flags have reserved bits set (v5 [MQTT-3.2.2-1]; 3.1.1
+    /// section 3.2.2.1).
     #[error("reserved CONNACK flags set")]
     ReservedConnAckFlags,
     /// Session present set in a CONNACK that refuses the connection [MQTT-3.2.2-4]
@@ -138,7 +148,8 @@ pub enum DecodeError {
     TruncatedProperties,
     /// A property value outside its allowed range: 0 for Receive Maximum, Maximum Packet Size,
     /// Topic Alias [MQTT-3.3.2-8] or Subscription Identifier; a byte flag other than 0 or 1;
-    /// Maximum QoS above 1; wildcards in a Response Topic [MQTT-3.3.2-14].
+    /// Maximum QoS above 1; an empty Response Topic [MQTT-4.7.3-1] or one with wildcards
+    /// [MQTT-3.3.2-14].
     #[error("invalid value for property {0:?}")]
     InvalidPropertyValue(crate::PropertyId),
     /// A reason code byte the specification does not define (or a 3.1.1 CONNACK return
@@ -193,6 +204,7 @@ impl DecodeError {
             | Self::InvalidUtf8
             | Self::NullCharacter
             | Self::ReservedSubscriptionOptionBits(_)
+            | Self::EmptyTopicFilter
             | Self::ReservedConnectFlag
             | Self::InconsistentWillFlags
             | Self::PasswordWithoutUsername
@@ -224,7 +236,8 @@ pub enum EncodeError {
     /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
     #[error("DUP flag set on a QoS 0 PUBLISH")]
     DupOnQos0,
-    /// A SUBSCRIBE or UNSUBSCRIBE without filters [MQTT-3.8.3-3], [MQTT-3.10.3-2].
+    /// A SUBSCRIBE or UNSUBSCRIBE without filters (3.1.1 [MQTT-3.8.3-3], v5 [MQTT-3.8.3-2];
+    /// [MQTT-3.10.3-2]).
     #[error("SUBSCRIBE or UNSUBSCRIBE without topic filters")]
     NoTopicFilters,
     /// A SUBACK, or an MQTT 5 UNSUBACK, without reason codes [MQTT-3.9.3-1], [MQTT-3.11.3-1].
@@ -234,8 +247,7 @@ pub enum EncodeError {
     /// without one (v5 sections 3.1.2.11.10, 3.15.2.2.2).
     #[error("authentication method missing")]
     MissingAuthenticationMethod,
-    /// A reason code the packet may not carry (v5 section 2.4), or one a 3.1.1 SUBACK
-    /// cannot express.
+    /// A reason code the packet may not carry (v5 section 2.4).
     #[error("reason code {code:?} not allowed in {packet:?}")]
     ReasonCodeNotAllowed {
         /// The reason code.
@@ -246,19 +258,21 @@ pub enum EncodeError {
     /// The packet does not exist in this protocol version (AUTH before MQTT 5).
     #[error("{0:?} does not exist before MQTT 5")]
     NotInVersion(PacketType),
-    /// A will QoS, retain flag or password that the version cannot carry (password without
-    /// user name before MQTT 5 [MQTT-3.1.2-22]).
+    /// A password without a user name, which MQTT 3.1 and 3.1.1 cannot carry [MQTT-3.1.2-22].
     #[error("password without user name before MQTT 5")]
     PasswordWithoutUsername,
-    /// Session present set on a refusing CONNACK [MQTT-3.2.2-4].
+    /// Session present set on a refusing CONNACK (3.1.1 [MQTT-3.2.2-4], v5 [MQTT-3.2.2-6]).
     #[error("session present set with a non-zero CONNACK code")]
     SessionPresentOnRefusal,
+    /// An empty topic filter in a SUBSCRIBE or UNSUBSCRIBE [MQTT-4.7.3-1].
+    #[error("empty topic filter")]
+    EmptyTopicFilter,
     /// A PUBLISH or will topic name with a wildcard [MQTT-3.3.2-2], or empty (allowed only
     /// for an MQTT 5 PUBLISH with a Topic Alias [MQTT-4.7.3-1]).
     #[error("invalid topic name: empty or with a wildcard")]
     InvalidTopicName,
     /// A property value the receiver would refuse: Maximum QoS 2 (v5 3.2.2.3.4), a Response
-    /// Topic with wildcards [MQTT-3.3.2-14].
+    /// Topic that is empty [MQTT-4.7.3-1] or has wildcards [MQTT-3.3.2-14].
     #[error("invalid value for property {0:?}")]
     InvalidPropertyValue(crate::PropertyId),
 }

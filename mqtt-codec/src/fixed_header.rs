@@ -66,7 +66,7 @@ impl PacketType {
 
     /// The flags the specification fixes for this type: 0b0010 for PUBREL, SUBSCRIBE and
     /// UNSUBSCRIBE, 0 for the rest; `None` for PUBLISH, whose flags carry DUP, QoS and RETAIN
-    /// [MQTT-2.2.2-1], [MQTT-2.2.2-2].
+    /// (3.1.1 [MQTT-2.2.2-1], [MQTT-2.2.2-2]; v5 [MQTT-2.1.3-1]).
     pub const fn fixed_flags(self) -> Option<u8> {
         match self {
             Self::Publish => None,
@@ -76,19 +76,16 @@ impl PacketType {
     }
 }
 
-/// A parsed fixed header.
+/// A fixed header, valid by construction: only [`FixedHeader::parse`] makes one, so a header
+/// handed to [`crate::Packet::decode`] has a checked type and flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedHeader {
-    /// The packet type.
-    pub packet_type: PacketType,
-    /// The low four bits of the first byte (checked for every type but PUBLISH).
-    pub flags: u8,
-    /// The number of bytes after the fixed header.
-    pub remaining_length: u32,
-    /// The number of bytes of the fixed header itself (2 to 5).
-    pub header_len: usize,
+    packet_type: PacketType,
+    flags: u8,
+    remaining_length: u32,
+    header_len: usize,
     /// Whether the remaining length used its minimal encoding (required in MQTT 5 [MQTT-1.5.5-1]).
-    pub minimal_length: bool,
+    pub(crate) minimal_length: bool,
 }
 
 impl FixedHeader {
@@ -123,6 +120,26 @@ impl FixedHeader {
             })),
             VarInt::Incomplete => Ok(None),
         }
+    }
+
+    /// The packet type.
+    pub const fn packet_type(&self) -> PacketType {
+        self.packet_type
+    }
+
+    /// The low four bits of the first byte (checked for every type but PUBLISH).
+    pub const fn flags(&self) -> u8 {
+        self.flags
+    }
+
+    /// The number of bytes after the fixed header.
+    pub const fn remaining_length(&self) -> u32 {
+        self.remaining_length
+    }
+
+    /// The number of bytes of the fixed header itself (2 to 5).
+    pub const fn header_len(&self) -> usize {
+        self.header_len
     }
 
     /// The whole packet's size: fixed header plus remaining length.

@@ -276,11 +276,13 @@ impl PropertyValue for MqttString {
         if id != PropertyId::ResponseTopic {
             return Self::read(buf);
         }
-        // The Response Topic is a topic name: no wildcards [MQTT-3.3.2-14].
-        Self::read_topic_name(buf).map_err(|err| match err {
-            DecodeError::WildcardInTopicName => DecodeError::InvalidPropertyValue(id),
+        // The Response Topic is a topic name: not empty [MQTT-4.7.3-1], no wildcards
+        // [MQTT-3.3.2-14].
+        match Self::read_topic_name(buf) {
+            Ok(topic) if topic.is_empty() => Err(DecodeError::InvalidPropertyValue(id)),
+            Err(DecodeError::WildcardInTopicName) => Err(DecodeError::InvalidPropertyValue(id)),
             other => other,
-        })
+        }
     }
     fn encoded_len(&self) -> usize {
         Self::encoded_len(self)
@@ -289,8 +291,8 @@ impl PropertyValue for MqttString {
         Self::write(self, buf);
     }
     fn check(&self, id: PropertyId) -> Result<(), EncodeError> {
-        if id == PropertyId::ResponseTopic && self.has_wildcard() {
-            return Err(EncodeError::InvalidPropertyValue(id)); // [MQTT-3.3.2-14]
+        if id == PropertyId::ResponseTopic && (self.is_empty() || self.has_wildcard()) {
+            return Err(EncodeError::InvalidPropertyValue(id)); // [MQTT-4.7.3-1], [MQTT-3.3.2-14]
         }
         Ok(())
     }
@@ -733,7 +735,7 @@ macro_rules! authentication_rules {
     ($($name:ident),*) => {$(
         impl $name {
             /// Authentication Data is only meaningful with an Authentication Method
-            /// (v5 sections 3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3).
+            /// (v5 sections 3.1.2.11.10, 3.2.2.3.18).
             pub(crate) fn has_data_without_method(&self) -> bool {
                 self.authentication_data.is_some() && self.authentication_method.is_none()
             }
@@ -741,7 +743,7 @@ macro_rules! authentication_rules {
     )*};
 }
 
-authentication_rules!(ConnectProperties, ConnAckProperties, AuthProperties);
+authentication_rules!(ConnectProperties, ConnAckProperties);
 
 impl Properties<AckProperties> {
     /// [`Self::read_in`], naming the actual packet in a [`DecodeError::PropertyNotAllowed`].

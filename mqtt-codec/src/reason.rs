@@ -221,6 +221,9 @@ impl ReasonCode {
                     | NotAuthorized
                     | ServerBusy
                     | ServerShuttingDown
+                    // Table 2-6 of v5 section 2.4 lists 0x8C for DISCONNECT (a failed
+                    // re-authentication, section 4.12.1) although table 3-10 omits it.
+                    | BadAuthenticationMethod
                     | KeepAliveTimeout
                     | SessionTakenOver
                     | TopicFilterInvalid

@@ -647,7 +647,7 @@ fn auth() -> impl Strategy<Value = Auth> {
     )
         .prop_map(|(reason_code, mut properties)| {
             // Anything but the bare Success form names its method (v5 3.15.2.2.2).
-            if reason_code != ReasonCode::Success || properties.authentication_data.is_some() {
+            if reason_code != ReasonCode::Success || !properties.is_empty() {
                 properties
                     .authentication_method
                     .get_or_insert(MqttString::from_static("SCRAM-SHA-1"));

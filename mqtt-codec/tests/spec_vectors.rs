@@ -2073,7 +2073,7 @@ invalid!(
 // A four-byte remaining length (268,435,455): 5 bytes in, refused without buffering.
 invalid!(
     mqtt_3_1_2_11_4_packet_too_large_four_byte_remaining_length,
-    SERVER.with_max_packet_size(1024),
+    V3.with_max_packet_size(1024),
     b"\x30\xff\xff\xff\x7f",
     DecodeError::PacketTooLarge {
         size: 268_435_460,
@@ -2121,6 +2121,27 @@ invalid!(
     PROTOCOL_ERROR
 );
 
+// The same on a server, for the CONNECT that must come first.
+invalid!(
+    mqtt_3_1_2_11_4_server_connect_too_large_from_fixed_header_alone,
+    SERVER.with_max_packet_size(1024),
+    b"\x10\xff\xff\xff\x7f",
+    DecodeError::PacketTooLarge {
+        size: 268_435_460,
+        max: 1024
+    },
+    TOO_LARGE
+);
+// [MQTT-3.1.0-1]: before a CONNECT, any other packet is refused from its fixed header
+// alone: a peer cannot make the server buffer a 256 MiB body first.
+invalid!(
+    mqtt_3_1_0_1_server_refuses_non_connect_from_fixed_header_alone,
+    SERVER,
+    b"\x30\xff\xff\xff\x7f",
+    DecodeError::ConnectExpected,
+    PROTOCOL_ERROR
+);
+
 // ---------------------------------------------------------------------------------------------
 // Streaming
 // ---------------------------------------------------------------------------------------------
@@ -2128,13 +2149,18 @@ invalid!(
 // Every strict prefix of a packet decodes to Ok(None) and consumes nothing.
 #[test]
 fn streaming_partial_input_returns_none_and_consumes_nothing() {
-    for input in [CONNECT_V311_SPEC, CONNECT_V5_SPEC, b"\x40\x02\x00\x01"] {
+    for (decoder, input) in [
+        (SERVER, CONNECT_V311_SPEC),
+        (SERVER, CONNECT_V5_SPEC),
+        (V3, b"\x40\x02\x00\x01"),
+    ] {
         for len in 0..input.len() {
-            let mut decoder = Decoder::for_server();
+            let mut decoder = decoder.clone();
+            let version = decoder.version();
             let mut buf = BytesMut::from(&input[..len]);
             assert_eq!(decoder.decode(&mut buf), Ok(None), "prefix of {len} bytes");
             assert_eq!(&buf[..], &input[..len], "prefix of {len} bytes consumed");
-            assert_eq!(decoder.version(), None);
+            assert_eq!(decoder.version(), version);
         }
     }
 }
@@ -2246,6 +2272,84 @@ fn streaming_server_rejected_connect_sets_no_version() {
     assert!(decoder.decode(&mut buf).is_err());
     assert_eq!(decoder.version(), None);
 }
+
+// [MQTT-3.1.4-1]: a CONNECT with a valid name and level that fails later still tells the
+// server which version to answer in (a v5 CONNACK with the reason code; for 3.1.1 a bare
+// close).
+#[test]
+fn mqtt_3_1_4_1_failed_connect_reports_the_announced_version() {
+    for (input, version) in [
+        (
+            &b"\x10\x0d\x00\x04MQTT\x05\x03\x00\x3c\x00\x00\x00"[..],
+            ProtocolVersion::V5,
+        ),
+        (
+            &b"\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00"[..],
+            ProtocolVersion::V3_1_1,
+        ),
+    ] {
+        let mut decoder = Decoder::for_server();
+        let mut buf = BytesMut::from(input);
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Err(DecodeError::ReservedConnectFlag)
+        );
+        assert_eq!(decoder.version(), Some(version));
+    }
+}
+
+// Errors are sticky: the stream position is lost, so later input is never decoded.
+#[test]
+fn decode_errors_are_sticky() {
+    let mut decoder = V3;
+    let mut buf = BytesMut::from(&b"\x62\x02\x00\x00\xc0\x00"[..]);
+    assert_eq!(decoder.decode(&mut buf), Err(DecodeError::ZeroPacketId));
+    assert_eq!(decoder.decode(&mut buf), Err(DecodeError::ZeroPacketId));
+    buf.extend_from_slice(b"\xc0\x00");
+    assert_eq!(decoder.decode(&mut buf), Err(DecodeError::ZeroPacketId));
+}
+
+// [MQTT-4.7.3-1]: topic filters are at least one character long.
+invalid!(
+    mqtt_4_7_3_1_empty_subscribe_filter,
+    V3,
+    b"\x82\x05\x00\x01\x00\x00\x00",
+    DecodeError::EmptyTopicFilter,
+    MALFORMED
+);
+invalid!(
+    mqtt_4_7_3_1_empty_unsubscribe_filter,
+    V3,
+    b"\xa2\x04\x00\x01\x00\x00",
+    DecodeError::EmptyTopicFilter,
+    MALFORMED
+);
+// [MQTT-4.7.3-1]: the Response Topic is a topic name, so not empty.
+invalid!(
+    mqtt_4_7_3_1_empty_response_topic,
+    V5,
+    b"\x30\x07\x00\x01a\x03\x08\x00\x00",
+    DecodeError::InvalidPropertyValue(PropertyId::ResponseTopic),
+    PROTOCOL_ERROR
+);
+// v5 3.15.2.2.2: an AUTH with properties names its method; only the bare Success form may not.
+invalid!(
+    mqtt_3_15_2_2_2_auth_success_with_reason_string_needs_method,
+    V5,
+    b"\xf0\x05\x00\x03\x1f\x00\x00",
+    DecodeError::MissingAuthenticationMethod,
+    PROTOCOL_ERROR
+);
+// v5 table 2-6 (section 2.4) lists 0x8C Bad authentication method for DISCONNECT.
+valid!(
+    v5_2_4_disconnect_bad_authentication_method,
+    V5,
+    b"\xe0\x01\x8c",
+    Packet::Disconnect(Disconnect {
+        reason_code: ReasonCode::BadAuthenticationMethod,
+        properties: Default::default(),
+    })
+);
 
 // ---------------------------------------------------------------------------------------------
 // Encode errors: checked before anything is written
@@ -2442,4 +2546,16 @@ encode_err!(
         properties: Default::default(),
     }),
     EncodeError::MissingAuthenticationMethod
+);
+
+// [MQTT-4.7.3-1]: the encoder refuses the empty filter the decoder refuses.
+encode_err!(
+    mqtt_4_7_3_1_encode_empty_subscribe_filter,
+    ProtocolVersion::V3_1_1,
+    Packet::Subscribe(Subscribe {
+        packet_id: id(1),
+        properties: Default::default(),
+        filters: vec![(s(""), SubscriptionOptions::default())],
+    }),
+    EncodeError::EmptyTopicFilter
 );

@@ -49,13 +49,11 @@ impl Auth {
         self.properties.check_in(ProtocolVersion::V5)
     }
 
-    /// An AUTH continuing or starting re-authentication names its method
-    /// (v5 section 3.15.2.2.2); data needs a method. Only the bare Success form may omit it.
+    /// An AUTH names its Authentication Method (v5 section 3.15.2.2.2); only the bare
+    /// Success form, without properties (v5 section 3.15.2.1), may leave it out.
     fn check_method(&self) -> Result<(), EncodeError> {
-        let continues = self.reason_code != ReasonCode::Success;
-        if (continues && self.properties.authentication_method.is_none())
-            || self.properties.has_data_without_method()
-        {
+        let bare_success = self.reason_code == ReasonCode::Success && self.properties.is_empty();
+        if !bare_success && self.properties.authentication_method.is_none() {
             return Err(EncodeError::MissingAuthenticationMethod);
         }
         Ok(())

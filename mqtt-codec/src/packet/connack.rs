@@ -31,7 +31,7 @@ impl ConnAck {
         // MQTT 3.1 has no session present flag: the byte is reserved and not used.
         let session_present = match version {
             ProtocolVersion::V3_1 => false,
-            _ if flags & !1 != 0 => return Err(DecodeError::ReservedConnAckFlags), // [MQTT-3.2.2-1]
+            _ if flags & !1 != 0 => return Err(DecodeError::ReservedConnAckFlags), // v5 [MQTT-3.2.2-1]
             _ => flags == 1,
         };
         let (reason_code, properties) = if version.is_v5() {

@@ -54,6 +54,15 @@ pub struct Will {
     pub properties: Properties<WillProperties>,
 }
 
+/// The version a CONNECT body announces by its protocol name and level, if they are valid;
+/// read even when the rest of the CONNECT is not, so a server knows how to answer
+/// [MQTT-3.1.4-1].
+pub(crate) fn announced_version(body: &[u8]) -> Option<ProtocolVersion> {
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let name = body.get(2..2 + name_len)?;
+    ProtocolVersion::from_name_and_level(name, *body.get(2 + name_len)?)
+}
+
 impl Connect {
     /// A CONNECT for `version` with a client id, clean start, keep alive 60 s and nothing else.
     pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
@@ -88,7 +97,7 @@ impl Connect {
             // [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-15]
             return Err(DecodeError::InconsistentWillFlags);
         }
-        let will_qos = QoS::from_u8(will_qos_bits).ok_or(DecodeError::InvalidQoS)?; // [MQTT-3.1.2-14]
+        let will_qos = QoS::from_u8(will_qos_bits).ok_or(DecodeError::InvalidQoS)?; // 3.1.1 [MQTT-3.1.2-14], v5 [MQTT-3.1.2-12]
         let has_username = flags & FLAG_USERNAME != 0;
         let has_password = flags & FLAG_PASSWORD != 0;
         if has_password && !has_username && !protocol_version.is_v5() {

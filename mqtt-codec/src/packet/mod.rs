@@ -22,6 +22,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub use ack::PublishAck;
 pub use auth::Auth;
 pub use connack::ConnAck;
+pub(crate) use connect::announced_version;
 pub use connect::{Connect, Will};
 pub use disconnect::Disconnect;
 pub use publish::Publish;
@@ -95,8 +96,10 @@ impl Packet {
         }
     }
 
-    /// Decodes one whole packet: `header` parsed from the front of the packet and `body`
-    /// exactly its remaining length, sliced from the input so the packet's fields share it.
+    /// Decodes one whole packet: `header` parsed from the front of the packet (for the same
+    /// `version`) and `body` exactly its remaining length, sliced from the input so the
+    /// packet's fields share it. [`crate::Decoder`] does the framing; this is for transports
+    /// that frame packets themselves.
     ///
     /// `version` is the connection's version; a CONNECT is decoded by the version it
     /// announces itself, and any other packet while `version` is `None` is
@@ -106,7 +109,15 @@ impl Packet {
         mut body: Bytes,
         version: Option<ProtocolVersion>,
     ) -> Result<Self, DecodeError> {
-        let packet_type = header.packet_type;
+        let packet_type = header.packet_type();
+        if body.len() != header.remaining_length() as usize {
+            return Err(DecodeError::Truncated);
+        }
+        // A header parsed before the version was known lets AUTH through; it exists only in
+        // MQTT 5.
+        if packet_type == PacketType::Auth && version.is_some_and(|v| !v.is_v5()) {
+            return Err(DecodeError::InvalidPacketType(PacketType::Auth as u8));
+        }
         // A CONNECT announces its own version; anything else needs the connection's.
         let version = match (packet_type, version) {
             (_, Some(version)) => version,
@@ -118,7 +129,7 @@ impl Packet {
             PacketType::Connect => Self::Connect(Box::new(Connect::read(body)?)),
             PacketType::ConnAck => Self::ConnAck(Box::new(ConnAck::read(body, version)?)),
             // The payload takes the rest of the body: nothing can trail a PUBLISH.
-            PacketType::Publish => Self::Publish(Publish::read(header.flags, body, version)?),
+            PacketType::Publish => Self::Publish(Publish::read(header.flags(), body, version)?),
             PacketType::PubAck => Self::PubAck(PublishAck::read(body, version, packet_type)?),
             PacketType::PubRec => Self::PubRec(PublishAck::read(body, version, packet_type)?),
             PacketType::PubRel => Self::PubRel(PublishAck::read(body, version, packet_type)?),

@@ -97,7 +97,7 @@ pub struct Subscribe {
     pub packet_id: PacketId,
     /// MQTT 5 properties.
     pub properties: Properties<SubscribeProperties>,
-    /// Topic filters with their options, at least one [MQTT-3.8.3-3]. Filter syntax is
+    /// Topic filters with their options, at least one (3.1.1 [MQTT-3.8.3-3], v5 [MQTT-3.8.3-2]). Filter syntax is
     /// checked by `mqtt-topic`, so a server can answer one bad filter with 0x8F in SUBACK.
     pub filters: Vec<(MqttString, SubscriptionOptions)>,
 }
@@ -109,11 +109,14 @@ impl Subscribe {
         let mut filters = Vec::new();
         while !body.is_empty() {
             let filter = MqttString::read(body)?;
+            if filter.is_empty() {
+                return Err(DecodeError::EmptyTopicFilter); // [MQTT-4.7.3-1]
+            }
             let options = SubscriptionOptions::from_byte(wire::read_u8(body)?, version)?;
             filters.push((filter, options));
         }
         if filters.is_empty() {
-            return Err(DecodeError::EmptySubscribe); // [MQTT-3.8.3-3]
+            return Err(DecodeError::EmptySubscribe); // 3.1.1 [MQTT-3.8.3-3], v5 [MQTT-3.8.3-2]
         }
         Ok(Self {
             packet_id,
@@ -130,6 +133,9 @@ impl Subscribe {
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::NoTopicFilters);
+        }
+        if self.filters.iter().any(|(filter, _)| filter.is_empty()) {
+            return Err(EncodeError::EmptyTopicFilter); // [MQTT-4.7.3-1]
         }
         self.properties.check_in(version)
     }

@@ -28,7 +28,11 @@ impl Unsubscribe {
         let properties = Properties::<UnsubscribeProperties>::read_in(version, body)?;
         let mut filters = Vec::new();
         while !body.is_empty() {
-            filters.push(MqttString::read(body)?);
+            let filter = MqttString::read(body)?;
+            if filter.is_empty() {
+                return Err(DecodeError::EmptyTopicFilter); // [MQTT-4.7.3-1]
+            }
+            filters.push(filter);
         }
         if filters.is_empty() {
             return Err(DecodeError::EmptyUnsubscribe); // [MQTT-3.10.3-2]
@@ -48,6 +52,9 @@ impl Unsubscribe {
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::NoTopicFilters);
+        }
+        if self.filters.iter().any(|filter| filter.is_empty()) {
+            return Err(EncodeError::EmptyTopicFilter); // [MQTT-4.7.3-1]
         }
         self.properties.check_in(version)
     }
