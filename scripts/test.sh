@@ -7,4 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run: cargo prints one "test result" per test binary, and
+# the last of them (an empty doc-test run) would otherwise read as "no tests ran".
+awk '/^test result:/ { passed += $4; failed += $6 }
+     END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
