@@ -105,28 +105,22 @@ impl Decoder {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let result = self.decode_next(buf);
-        if let Err(err) = &result {
-            self.failed = Some(err.clone());
-        }
-        result
-    }
-
-    fn decode_next(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
-        let Some(header) = FixedHeader::parse(buf, self.version)? else {
-            return Ok(None);
+        let header = match FixedHeader::parse(buf, self.version) {
+            Ok(Some(header)) => header,
+            Ok(None) => return Ok(None),
+            Err(err) => return Err(self.fail(err)),
         };
         // Before the version is known only a CONNECT may come [MQTT-3.1.0-1]: refuse anything
         // else from its header, before buffering a body.
         if self.version.is_none() && header.packet_type() != PacketType::Connect {
-            return Err(DecodeError::ConnectExpected);
+            return Err(self.fail(DecodeError::ConnectExpected));
         }
         let packet_len = header.header_len() as u64 + u64::from(header.remaining_length());
         if packet_len > u64::from(self.max_packet_size) {
-            return Err(DecodeError::PacketTooLarge {
+            return Err(self.fail(DecodeError::PacketTooLarge {
                 size: packet_len,
                 max: self.max_packet_size,
-            });
+            }));
         }
         let packet_len = header.packet_len();
         if buf.len() < packet_len {
@@ -140,6 +134,17 @@ impl Decoder {
         if self.version.is_none() {
             self.version = announced_version(&body);
         }
-        Packet::decode(&header, body, self.version).map(Some)
+        match Packet::decode(&header, body, self.version) {
+            Ok(packet) => Ok(Some(packet)),
+            Err(err) => Err(self.fail(err)),
+        }
+    }
+
+    /// Records the first error: the stream position is lost, so every later call returns it.
+    /// Kept out of line so the success path does not carry the bookkeeping.
+    #[cold]
+    fn fail(&mut self, err: DecodeError) -> DecodeError {
+        self.failed = Some(err.clone());
+        err
     }
 }

@@ -50,11 +50,39 @@ pub(crate) fn write_binary(buf: &mut impl BufMut, data: &[u8]) {
     buf.put_slice(data);
 }
 
+/// How many length-prefixed strings, each followed by `trailer` bytes, `body` holds: a
+/// capacity hint for the list a SUBSCRIBE or UNSUBSCRIBE decodes into, so it is allocated
+/// once. A malformed tail ends the count; the decoder reports it.
+pub(crate) fn count_prefixed(mut body: &[u8], trailer: usize) -> usize {
+    let mut count = 0;
+    while let [high, low, rest @ ..] = body {
+        let len = usize::from(u16::from_be_bytes([*high, *low]));
+        body = rest.get(len + trailer..).unwrap_or_default();
+        count += 1;
+    }
+    count
+}
+
 /// Fails with [`DecodeError::TrailingBytes`] when a body has bytes after its last field.
 pub(crate) fn expect_end(buf: &Bytes) -> Result<(), DecodeError> {
     if buf.is_empty() {
         Ok(())
     } else {
         Err(DecodeError::TrailingBytes(buf.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_prefixed;
+
+    #[test]
+    fn counts_strings_and_stops_at_a_malformed_tail() {
+        assert_eq!(count_prefixed(b"", 1), 0);
+        assert_eq!(count_prefixed(b"\x00\x01a\x01\x00\x02bc\x02", 1), 2);
+        assert_eq!(count_prefixed(b"\x00\x01a\x00\x02bc", 0), 2);
+        // A length running past the end counts once and ends the scan.
+        assert_eq!(count_prefixed(b"\x00\x01a\x01\xff\xff", 1), 2);
+        assert_eq!(count_prefixed(b"\x00", 1), 0);
     }
 }

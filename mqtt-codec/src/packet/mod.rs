@@ -120,15 +120,26 @@ impl Packet {
         }
         // A CONNECT announces its own version; anything else needs the connection's.
         let version = match (packet_type, version) {
-            (_, Some(version)) => version,
-            (PacketType::Connect, None) => ProtocolVersion::V5,
+            (PacketType::Connect, _) => announced_version(&body),
+            (_, version @ Some(_)) => version,
             (_, None) => return Err(DecodeError::ConnectExpected),
         };
+        // MQTT 5 requires minimal variable byte integers, the remaining length included
+        // [MQTT-1.5.5-1]; 3.1.1 does not say so, and old clients are tolerated.
+        if version.is_some_and(ProtocolVersion::is_v5) && !header.minimal_length {
+            return Err(DecodeError::NonMinimalVariableByteInteger);
+        }
+        // Only a CONNECT with an invalid name or level has no version; it fails in `read`.
+        let version = version.unwrap_or(ProtocolVersion::V5);
         let body = &mut body;
+        // The hot path returns the packet straight from its body decoder: the payload takes
+        // the rest of the body, so nothing can trail a PUBLISH.
+        if packet_type == PacketType::Publish {
+            return Ok(Self::Publish(Publish::read(header.flags(), body, version)?));
+        }
         let packet = match packet_type {
             PacketType::Connect => Self::Connect(Box::new(Connect::read(body)?)),
             PacketType::ConnAck => Self::ConnAck(Box::new(ConnAck::read(body, version)?)),
-            // The payload takes the rest of the body: nothing can trail a PUBLISH.
             PacketType::Publish => Self::Publish(Publish::read(header.flags(), body, version)?),
             PacketType::PubAck => Self::PubAck(PublishAck::read(body, version, packet_type)?),
             PacketType::PubRec => Self::PubRec(PublishAck::read(body, version, packet_type)?),
@@ -144,15 +155,6 @@ impl Packet {
             PacketType::Auth => Self::Auth(Auth::read(body)?),
         };
         wire::expect_end(body)?;
-        let version = match &packet {
-            Self::Connect(connect) => connect.protocol_version,
-            _ => version,
-        };
-        // MQTT 5 requires minimal variable byte integers, the remaining length included
-        // [MQTT-1.5.5-1]; 3.1.1 does not say so, and old clients are tolerated.
-        if version.is_v5() && !header.minimal_length {
-            return Err(DecodeError::NonMinimalVariableByteInteger);
-        }
         Ok(packet)
     }
 

@@ -106,7 +106,7 @@ impl Subscribe {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
         let properties = Properties::<SubscribeProperties>::read_in(version, body)?;
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(wire::count_prefixed(body, 1));
         while !body.is_empty() {
             let filter = MqttString::read(body)?;
             if filter.is_empty() {

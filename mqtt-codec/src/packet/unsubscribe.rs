@@ -26,7 +26,7 @@ impl Unsubscribe {
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
         let properties = Properties::<UnsubscribeProperties>::read_in(version, body)?;
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(wire::count_prefixed(body, 0));
         while !body.is_empty() {
             let filter = MqttString::read(body)?;
             if filter.is_empty() {
