@@ -8,7 +8,12 @@
 //! - **Strict**: every malformed-packet rule of the specifications is a [`DecodeError`] variant
 //!   with the MQTT 5 [`ReasonCode`] a server or client answers it with.
 //! - **Exact encoding**: [`Packet::encoded_len`] is computed first, then [`Packet::encode`]
-//!   writes exactly that many bytes into a [`bytes::BytesMut`] with one reservation.
+//!   writes exactly that many bytes into a [`bytes::BytesMut`] with one reservation. Encoding
+//!   refuses ([`EncodeError`]) what a conforming receiver would refuse.
+//!
+//! A decoded slice keeps the whole receive buffer it came from alive. That is what makes
+//! fan-out free, but something kept for long (a small retained payload, a session's client
+//! id) is better copied with `Bytes::copy_from_slice` so it does not pin a large buffer.
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
