@@ -1,0 +1,78 @@
+//! Interned topic levels, shared by the subscription tree and the retained index: each
+//! distinct level string is stored once and named by a `u32`, so tree edges are two
+//! integers.
+
+use core::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+/// Interned level strings: each distinct level is stored once and referred to by a `u32`,
+/// counted by the edges that use it and freed with the last.
+#[derive(Debug, Default)]
+pub(crate) struct Levels {
+    names: Vec<Option<Box<str>>>,
+    uses: Vec<u32>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Levels {
+    pub(crate) fn find(&self, level: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(level);
+        self.index
+            .find(hash, |&id| {
+                self.names[id as usize].as_deref() == Some(level)
+            })
+            .copied()
+    }
+
+    /// The id of `level`, interning it if new; counts one more use.
+    pub(crate) fn acquire(&mut self, level: &str) -> u32 {
+        let id = match self.find(level) {
+            Some(id) => id,
+            None => {
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.names[id as usize] = Some(level.into());
+                        id
+                    }
+                    None => {
+                        self.names.push(Some(level.into()));
+                        self.uses.push(0);
+                        (self.names.len() - 1) as u32
+                    }
+                };
+                let Self {
+                    names,
+                    hasher,
+                    index,
+                    ..
+                } = self;
+                let hash = hasher.hash_one(level);
+                index.insert_unique(hash, id, |&id| {
+                    hasher.hash_one(names[id as usize].as_deref().unwrap_or_default())
+                });
+                id
+            }
+        };
+        self.uses[id as usize] += 1;
+        id
+    }
+
+    /// Counts one use less; the last frees the string.
+    pub(crate) fn release(&mut self, id: u32) {
+        let uses = &mut self.uses[id as usize];
+        *uses -= 1;
+        if *uses > 0 {
+            return;
+        }
+        if let Some(name) = self.names[id as usize].take() {
+            let hash = self.hasher.hash_one(&*name);
+            if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
+                entry.remove();
+            }
+        }
+        self.free.push(id);
+    }
+}
