@@ -1,6 +1,9 @@
-//! Shared inputs for the benchmarks: the packets the codec benchmarks encode and decode,
-//! built once for our codec and once, identically on the wire, for rumqttc's.
+//! Shared inputs for the benchmarks: the packets the codec benchmarks encode and decode
+//! (built once for our codec and once, identically on the wire, for rumqttc's), and the
+//! topic workloads of the subscription-tree benchmarks ([`topics`]).
 #![forbid(unsafe_code)]
+
+pub mod topics;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
