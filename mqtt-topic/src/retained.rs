@@ -141,59 +141,84 @@ impl<V> RetainedIndex<V> {
     }
 
     /// Visits the values under `node` whose remaining name levels match `levels`, the filter
-    /// levels not yet consumed.
+    /// levels not yet consumed. Exact levels are followed in a loop and everything below a
+    /// `#` is walked without recursion; only a `+` level nests a walk, so the depth of the
+    /// call stack is bounded by the filter's `+` levels, not by the depth of stored names.
     fn visit<'a, 'f>(
         &'a self,
-        node: NodeId,
+        mut node: NodeId,
         mut levels: impl Iterator<Item = &'f str> + Clone,
         visit: &mut impl FnMut(&'a V),
     ) {
-        let here = &self.nodes[node as usize];
-        let Some(level) = levels.next() else {
-            if let Some(value) = &here.value {
-                visit(value);
-            }
-            return;
-        };
-        match level {
-            "#" => {
-                // `sport/#` matches `sport` itself [MQTT-4.7.1-2] and everything below.
+        loop {
+            let here = &self.nodes[node as usize];
+            let Some(level) = levels.next() else {
                 if let Some(value) = &here.value {
                     visit(value);
                 }
-                for child in self.children(node) {
-                    if !self.nodes[child as usize].dollar {
-                        self.visit_all(child, visit);
+                return;
+            };
+            match level {
+                "#" => {
+                    // `sport/#` matches `sport` itself [MQTT-4.7.1-2] and everything below.
+                    if let Some(value) = &here.value {
+                        visit(value);
                     }
-                }
-            }
-            "+" => {
-                // Every child continues with the same remaining filter levels.
-                for child in self.children(node) {
-                    if !self.nodes[child as usize].dollar {
-                        self.visit(child, levels.clone(), visit);
+                    for child in self.children(node) {
+                        if !self.nodes[child as usize].dollar {
+                            self.visit_all(child, visit);
+                        }
                     }
+                    return;
                 }
-            }
-            exact => {
-                if let Some(child) = self
-                    .levels
-                    .find(exact)
-                    .and_then(|id| self.edges.get(&(node, id)))
-                {
-                    self.visit(child.get(), levels, visit);
+                "+" => {
+                    // Every child continues with the same remaining filter levels.
+                    for child in self.children(node) {
+                        if !self.nodes[child as usize].dollar {
+                            self.visit(child, levels.clone(), visit);
+                        }
+                    }
+                    return;
+                }
+                exact => {
+                    let Some(child) = self
+                        .levels
+                        .find(exact)
+                        .and_then(|id| self.edges.get(&(node, id)))
+                    else {
+                        return;
+                    };
+                    node = child.get();
                 }
             }
         }
     }
 
-    /// Every value at or below `node`.
-    fn visit_all<'a>(&'a self, node: NodeId, visit: &mut impl FnMut(&'a V)) {
-        if let Some(value) = &self.nodes[node as usize].value {
-            visit(value);
-        }
-        for child in self.children(node) {
-            self.visit_all(child, visit);
+    /// Every value at or below `top`, in pre-order, walking the child, sibling and parent
+    /// links instead of a call stack (stored names may be thousands of levels deep).
+    fn visit_all<'a>(&'a self, top: NodeId, visit: &mut impl FnMut(&'a V)) {
+        let mut node = top;
+        loop {
+            let here = &self.nodes[node as usize];
+            if let Some(value) = &here.value {
+                visit(value);
+            }
+            if let Some(child) = here.first_child {
+                node = child.get();
+                continue;
+            }
+            // Climb until a node below `top` has a next sibling.
+            loop {
+                if node == top {
+                    return;
+                }
+                let here = &self.nodes[node as usize];
+                if let Some(next) = here.next_sibling {
+                    node = next.get();
+                    break;
+                }
+                node = here.parent;
+            }
         }
     }
 

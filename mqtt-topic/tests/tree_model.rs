@@ -278,3 +278,37 @@ fn shared_group_is_one_match() {
     assert!(tree.is_empty());
     assert_eq!(tree.node_count(), 1);
 }
+
+/// Deep topics (20,000 levels, within MQTT's 65,535-byte limit) are stored, matched and
+/// removed without deep recursion: the walks are loops, so the stack does not overflow.
+#[test]
+fn deep_topics_do_not_exhaust_the_stack() {
+    let deep = vec!["a"; 20_000].join("/");
+    let name = TopicName::try_from(deep.as_str()).unwrap();
+    let filter = TopicFilter::try_from(deep.as_str()).unwrap();
+    let mut tree = SubscriptionTree::new();
+    tree.subscribe(&filter, 1u8, ());
+    tree.subscribe(&TopicFilter::from_static("a/#"), 2u8, ());
+    let mut hits = 0;
+    tree.for_each_match(&name, |_| hits += 1);
+    assert_eq!(hits, 2);
+    assert_eq!(tree.remove_subscriber(&1), 1);
+    assert_eq!(
+        tree.unsubscribe(&TopicFilter::from_static("a/#"), &2),
+        Some(())
+    );
+    assert_eq!(tree.node_count(), 1);
+
+    let mut retained = RetainedIndex::new();
+    retained.insert(&name, 1);
+    retained.insert(&TopicName::from_static("a/b"), 2);
+    let mut values = Vec::new();
+    retained.for_each_match(&TopicFilter::from_static("#"), |v| values.push(*v));
+    values.sort();
+    assert_eq!(values, [1, 2]);
+    let mut exact = Vec::new();
+    retained.for_each_match(&filter, |v| exact.push(*v));
+    assert_eq!(exact, [1]);
+    assert_eq!(retained.remove(&name), Some(1));
+    assert_eq!(retained.len(), 1);
+}
