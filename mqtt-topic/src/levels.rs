@@ -1,15 +1,48 @@
-//! Interned topic levels, shared by the subscription tree and the retained index: each
-//! distinct level string is stored once and named by a `u32`, so tree edges are two
-//! integers.
+//! Interned topic levels and the exact-level edges built on them, shared by the subscription
+//! tree and the retained index: each distinct level string is stored once and named by a
+//! `u32`, so an edge `(parent, level) -> child` is three integers in one hash table.
 
 use core::hash::BuildHasher;
+use core::num::NonZeroU32;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+
+/// The exact-level edges of a tree whose nodes are `u32` ids (the root, 0, is never a child).
+#[derive(Debug, Default)]
+pub(crate) struct LevelEdges {
+    edges: HashMap<(u32, u32), NonZeroU32>,
+    levels: Levels,
+}
+
+impl LevelEdges {
+    /// The child of `parent` by the exact level `level`.
+    pub(crate) fn child(&self, parent: u32, level: &str) -> Option<u32> {
+        let id = self.levels.find(level)?;
+        self.edges.get(&(parent, id)).map(|child| child.get())
+    }
+
+    /// Links `child` under `parent` by `level`; returns the interned level id, which
+    /// [`LevelEdges::unlink`] takes back.
+    pub(crate) fn link(&mut self, parent: u32, level: &str, child: u32) -> u32 {
+        let id = self.levels.acquire(level);
+        if let Some(child) = NonZeroU32::new(child) {
+            self.edges.insert((parent, id), child);
+        }
+        id
+    }
+
+    /// Removes the edge from `parent` by the level id `level`, freeing the level string with
+    /// its last edge.
+    pub(crate) fn unlink(&mut self, parent: u32, level: u32) {
+        self.edges.remove(&(parent, level));
+        self.levels.release(level);
+    }
+}
 
 /// Interned level strings: each distinct level is stored once and referred to by a `u32`,
 /// counted by the edges that use it and freed with the last.
 #[derive(Debug, Default)]
-pub(crate) struct Levels {
+struct Levels {
     names: Vec<Option<Box<str>>>,
     uses: Vec<u32>,
     free: Vec<u32>,
@@ -18,7 +51,7 @@ pub(crate) struct Levels {
 }
 
 impl Levels {
-    pub(crate) fn find(&self, level: &str) -> Option<u32> {
+    fn find(&self, level: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(level);
         self.index
             .find(hash, |&id| {
@@ -28,7 +61,7 @@ impl Levels {
     }
 
     /// The id of `level`, interning it if new; counts one more use.
-    pub(crate) fn acquire(&mut self, level: &str) -> u32 {
+    fn acquire(&mut self, level: &str) -> u32 {
         let id = match self.find(level) {
             Some(id) => id,
             None => {
@@ -61,7 +94,7 @@ impl Levels {
     }
 
     /// Counts one use less; the last frees the string.
-    pub(crate) fn release(&mut self, id: u32) {
+    fn release(&mut self, id: u32) {
         let uses = &mut self.uses[id as usize];
         *uses -= 1;
         if *uses > 0 {

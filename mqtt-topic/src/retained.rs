@@ -7,9 +7,7 @@
 
 use core::num::NonZeroU32;
 
-use hashbrown::HashMap;
-
-use crate::levels::Levels;
+use crate::levels::LevelEdges;
 use crate::{TopicFilter, TopicName};
 
 type NodeId = u32;
@@ -65,8 +63,7 @@ impl<V> Node<V> {
 pub struct RetainedIndex<V> {
     nodes: Vec<Node<V>>,
     free_nodes: Vec<NodeId>,
-    edges: HashMap<(NodeId, u32), NonZeroU32>,
-    levels: Levels,
+    edges: LevelEdges,
     len: usize,
 }
 
@@ -82,8 +79,7 @@ impl<V> RetainedIndex<V> {
         Self {
             nodes: vec![Node::new(ROOT, 0, false)],
             free_nodes: Vec::new(),
-            edges: HashMap::default(),
-            levels: Levels::default(),
+            edges: LevelEdges::default(),
             len: 0,
         }
     }
@@ -103,12 +99,8 @@ impl<V> RetainedIndex<V> {
     pub fn insert(&mut self, topic: &TopicName, value: V) -> Option<V> {
         let mut node = ROOT;
         for level in topic.levels() {
-            let found = self
-                .levels
-                .find(level)
-                .and_then(|id| self.edges.get(&(node, id)));
-            node = match found {
-                Some(child) => child.get(),
+            node = match self.edges.child(node, level) {
+                Some(child) => child,
                 None => self.add_child(node, level),
             };
         }
@@ -180,16 +172,10 @@ impl<V> RetainedIndex<V> {
                     }
                     return;
                 }
-                exact => {
-                    let Some(child) = self
-                        .levels
-                        .find(exact)
-                        .and_then(|id| self.edges.get(&(node, id)))
-                    else {
-                        return;
-                    };
-                    node = child.get();
-                }
+                exact => match self.edges.child(node, exact) {
+                    Some(child) => node = child,
+                    None => return,
+                },
             }
         }
     }
@@ -231,16 +217,14 @@ impl<V> RetainedIndex<V> {
     fn find(&self, topic: &TopicName) -> Option<NodeId> {
         let mut node = ROOT;
         for level in topic.levels() {
-            let id = self.levels.find(level)?;
-            node = self.edges.get(&(node, id))?.get();
+            node = self.edges.child(node, level)?;
         }
         Some(node)
     }
 
     fn add_child(&mut self, parent: NodeId, level: &str) -> NodeId {
-        let id = self.levels.acquire(level);
         let dollar = parent == ROOT && level.starts_with('$');
-        let mut node = Node::new(parent, id, dollar);
+        let mut node = Node::new(parent, 0, dollar);
         node.next_sibling = self.nodes[parent as usize].first_child;
         let child = match self.free_nodes.pop() {
             Some(free) => {
@@ -257,9 +241,7 @@ impl<V> RetainedIndex<V> {
             self.nodes[next.get() as usize].prev_sibling = linked;
         }
         self.nodes[parent as usize].first_child = linked;
-        if let Some(linked) = linked {
-            self.edges.insert((parent, id), linked);
-        }
+        self.nodes[child as usize].level = self.edges.link(parent, level, child);
         child
     }
 
@@ -284,8 +266,7 @@ impl<V> RetainedIndex<V> {
             if let Some(next) = next {
                 self.nodes[next.get() as usize].prev_sibling = prev;
             }
-            self.edges.remove(&(parent, level));
-            self.levels.release(level);
+            self.edges.unlink(parent, level);
             self.nodes[node as usize].attached = false;
             self.free_nodes.push(node);
             node = parent;

@@ -12,9 +12,7 @@
 
 use core::num::NonZeroU32;
 
-use hashbrown::HashMap;
-
-use crate::levels::Levels;
+use crate::levels::LevelEdges;
 use crate::{TopicFilter, TopicName};
 
 /// A node id: an index into the node arena. The root is node 0 and is never a child.
@@ -123,8 +121,7 @@ pub enum Match<'a, K, V> {
 pub struct SubscriptionTree<K, V> {
     nodes: Vec<Node<K, V>>,
     free_nodes: Vec<NodeId>,
-    edges: HashMap<(NodeId, u32), NonZeroU32>,
-    levels: Levels,
+    edges: LevelEdges,
     subscriptions: usize,
 }
 
@@ -140,8 +137,7 @@ impl<K, V> SubscriptionTree<K, V> {
         Self {
             nodes: vec![Node::new(ROOT, Edge::Detached)],
             free_nodes: Vec::new(),
-            edges: HashMap::default(),
-            levels: Levels::default(),
+            edges: LevelEdges::default(),
             subscriptions: 0,
         }
     }
@@ -205,14 +201,10 @@ impl<K, V> SubscriptionTree<K, V> {
                     self.visit(single.get(), next, false, visit);
                 }
             }
-            let Some(child) = self
-                .levels
-                .find(level)
-                .and_then(|id| self.edges.get(&(node, id)))
-            else {
+            let Some(child) = self.edges.child(node, level) else {
                 return;
             };
-            node = child.get();
+            node = child;
             rest = next;
             no_wildcards = false;
         }
@@ -248,24 +240,16 @@ impl<K, V> SubscriptionTree<K, V> {
                         child
                     }
                 },
-                exact => {
-                    let found = self
-                        .levels
-                        .find(exact)
-                        .and_then(|id| self.edges.get(&(node, id)));
-                    match found {
-                        Some(child) => child.get(),
-                        None => {
-                            let id = self.levels.acquire(exact);
-                            let child = self.new_node(node, Edge::Exact(id));
-                            if let Some(child) = NonZeroU32::new(child) {
-                                self.edges.insert((node, id), child);
-                            }
-                            self.nodes[node as usize].exact_children += 1;
-                            child
-                        }
+                exact => match self.edges.child(node, exact) {
+                    Some(child) => child,
+                    None => {
+                        let child = self.new_node(node, Edge::Detached);
+                        let level = self.edges.link(node, exact, child);
+                        self.nodes[child as usize].edge = Edge::Exact(level);
+                        self.nodes[node as usize].exact_children += 1;
+                        child
                     }
-                }
+                },
             };
         }
         node
@@ -279,10 +263,7 @@ impl<K, V> SubscriptionTree<K, V> {
             node = match level {
                 "+" => here.single_level?.get(),
                 "#" => here.multi_level?.get(),
-                exact => {
-                    let id = self.levels.find(exact)?;
-                    self.edges.get(&(node, id))?.get()
-                }
+                exact => self.edges.child(node, exact)?,
             };
         }
         Some(node)
@@ -314,8 +295,7 @@ impl<K, V> SubscriptionTree<K, V> {
                 Edge::MultiLevel => parent_node.multi_level = None,
                 Edge::Exact(level) => {
                     parent_node.exact_children -= 1;
-                    self.edges.remove(&(parent, level));
-                    self.levels.release(level);
+                    self.edges.unlink(parent, level);
                 }
             }
             self.nodes[node as usize] = Node::new(ROOT, Edge::Detached);
