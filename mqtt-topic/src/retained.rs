@@ -129,19 +129,27 @@ impl<V> RetainedIndex<V> {
     /// Calls `visit` with every value whose topic name matches `filter`. Names starting with
     /// `$` are not matched by a filter starting with a wildcard [MQTT-4.7.2-1].
     pub fn for_each_match<'a>(&'a self, filter: &TopicFilter, mut visit: impl FnMut(&'a V)) {
-        self.visit(ROOT, filter.levels(), &mut visit);
+        let mut pending = Vec::new();
+        self.walk(ROOT, filter.levels(), &mut pending, &mut visit);
+        while let Some((node, levels)) = pending.pop() {
+            self.walk(node, levels, &mut pending, &mut visit);
+        }
     }
 
     /// Visits the values under `node` whose remaining name levels match `levels`, the filter
-    /// levels not yet consumed. Exact levels are followed in a loop and everything below a
-    /// `#` is walked without recursion; only a `+` level nests a walk, so the depth of the
-    /// call stack is bounded by the filter's `+` levels, not by the depth of stored names.
-    fn visit<'a, 'f>(
+    /// levels not yet consumed. Exact levels are followed in a loop, everything below a `#`
+    /// is walked through the node links, and the children of a `+` level are queued on
+    /// `pending`: nothing recurses, so neither deep names nor deep filters can exhaust the
+    /// stack. (`pending` allocates only for filters with `+`.)
+    fn walk<'a, 'f, I>(
         &'a self,
         mut node: NodeId,
-        mut levels: impl Iterator<Item = &'f str> + Clone,
+        mut levels: I,
+        pending: &mut Vec<(NodeId, I)>,
         visit: &mut impl FnMut(&'a V),
-    ) {
+    ) where
+        I: Iterator<Item = &'f str> + Clone,
+    {
         loop {
             let here = &self.nodes[node as usize];
             let Some(level) = levels.next() else {
@@ -167,7 +175,7 @@ impl<V> RetainedIndex<V> {
                     // Every child continues with the same remaining filter levels.
                     for child in self.children(node) {
                         if !self.nodes[child as usize].dollar {
-                            self.visit(child, levels.clone(), visit);
+                            pending.push((child, levels.clone()));
                         }
                     }
                     return;

@@ -31,9 +31,13 @@ enum Edge {
 
 /// A shared subscription group (`$share/{name}/{filter}`): the broker delivers each message
 /// to one of its members (v5 section 4.8.2).
+///
+/// A group is identified by its share name and its filter: `$share/g/a/#` and
+/// `$share/g/a/+` are two groups (a broker keys its round-robin position on both).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedGroup<K, V> {
     name: Box<str>,
+    filter: TopicFilter,
     members: Vec<(K, V)>,
 }
 
@@ -41,6 +45,11 @@ impl<K, V> SharedGroup<K, V> {
     /// The share name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The group's topic filter (without the `$share/{name}/` prefix).
+    pub fn filter(&self) -> &TopicFilter {
+        &self.filter
     }
 
     /// The members and their subscription values, in subscription order.
@@ -85,6 +94,46 @@ impl<K, V> Node<K, V> {
     }
 }
 
+/// Paths still to walk while matching: (node, remaining topic levels). The first few live
+/// on the stack, so matching allocates nothing unless a topic meets more than
+/// [`Pending::INLINE`] `+` branches at once.
+struct Pending<'t> {
+    inline: [(NodeId, Option<&'t str>); Pending::INLINE],
+    len: usize,
+    spilled: Vec<(NodeId, Option<&'t str>)>,
+}
+
+impl<'t> Pending<'t> {
+    const INLINE: usize = 16;
+
+    fn new(first: (NodeId, Option<&'t str>)) -> Self {
+        let mut inline = [(ROOT, None); Self::INLINE];
+        inline[0] = first;
+        Self {
+            inline,
+            len: 1,
+            spilled: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, path: (NodeId, Option<&'t str>)) {
+        if self.len < Self::INLINE {
+            self.inline[self.len] = path;
+            self.len += 1;
+        } else {
+            self.spilled.push(path);
+        }
+    }
+
+    fn pop(&mut self) -> Option<(NodeId, Option<&'t str>)> {
+        if let Some(path) = self.spilled.pop() {
+            return Some(path);
+        }
+        self.len = self.len.checked_sub(1)?;
+        Some(self.inline[self.len])
+    }
+}
+
 /// One match of a topic: a plain subscription, or a shared group to pick a member from.
 #[derive(Debug)]
 pub enum Match<'a, K, V> {
@@ -93,6 +142,15 @@ pub enum Match<'a, K, V> {
     /// A shared subscription group whose filter matches.
     Shared(&'a SharedGroup<K, V>),
 }
+
+// Only references: copyable whatever `K` and `V` are (a derive would require `K: Copy`).
+impl<K, V> Clone for Match<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for Match<'_, K, V> {}
 
 /// Subscriptions by topic filter, generic over the subscriber key `K` (a session id) and the
 /// per-subscription value `V` (QoS and options).
@@ -163,20 +221,22 @@ impl<K, V> SubscriptionTree<K, V> {
     /// a wildcard do not match topics starting with `$` [MQTT-4.7.2-1]. Allocates nothing.
     pub fn for_each_match<'a>(&'a self, topic: &TopicName, mut visit: impl FnMut(Match<'a, K, V>)) {
         let dollar = topic.is_dollar();
-        self.visit(ROOT, Some(topic.as_str()), dollar, &mut visit);
+        let mut pending = Pending::new((ROOT, Some(topic.as_str())));
+        while let Some((node, rest)) = pending.pop() {
+            self.walk(node, rest, dollar, &mut pending, &mut visit);
+        }
     }
 
-    /// Visits the subscriptions under `node` that match `rest`, the topic levels not yet
-    /// consumed (`None` once every level is consumed).
-    ///
-    /// The exact path is followed in a loop; only a `+` child starts a nested walk, so the
-    /// recursion depth is the number of `+` levels of the deepest matching filter, whatever
-    /// the topic's depth. (A broker bounds filter depth, as it bounds packet size.)
-    fn visit<'a>(
+    /// Follows the exact path from `node` for `rest`, the topic levels not yet consumed
+    /// (`None` once every level is consumed), emitting what matches on the way. A `+` child
+    /// is a second path: it is queued on `pending` instead of recursed into, so a filter of
+    /// thousands of `+` levels cannot exhaust the stack.
+    fn walk<'a, 't>(
         &'a self,
         mut node: NodeId,
-        mut rest: Option<&str>,
-        mut no_wildcards: bool,
+        mut rest: Option<&'t str>,
+        dollar: bool,
+        pending: &mut Pending<'t>,
         visit: &mut impl FnMut(Match<'a, K, V>),
     ) {
         loop {
@@ -193,12 +253,13 @@ impl<K, V> SubscriptionTree<K, V> {
                 Some((level, next)) => (level, Some(next)),
                 None => (levels, None),
             };
-            if !no_wildcards {
+            // A `$` topic is not matched by a wildcard in the first level [MQTT-4.7.2-1].
+            if !(dollar && node == ROOT) {
                 if let Some(multi) = here.multi_level {
                     Self::emit(&self.nodes[multi.get() as usize], visit);
                 }
                 if let Some(single) = here.single_level {
-                    self.visit(single.get(), next, false, visit);
+                    pending.push((single.get(), next));
                 }
             }
             let Some(child) = self.edges.child(node, level) else {
@@ -206,7 +267,6 @@ impl<K, V> SubscriptionTree<K, V> {
             };
             node = child;
             rest = next;
-            no_wildcards = false;
         }
     }
 
@@ -314,8 +374,11 @@ impl<K: PartialEq, V> SubscriptionTree<K, V> {
         if let Some(entry) = subscribers.iter_mut().find(|(k, _)| *k == subscriber) {
             return Some(core::mem::replace(&mut entry.1, value));
         }
-        // Most filters have one subscriber: no room for more until a second comes.
-        subscribers.reserve_exact(1);
+        // Most filters have one subscriber: no room for more until a second comes (then the
+        // list grows by doubling as usual).
+        if subscribers.is_empty() {
+            subscribers.reserve_exact(1);
+        }
         subscribers.push((subscriber, value));
         self.subscriptions += 1;
         None
@@ -351,6 +414,7 @@ impl<K: PartialEq, V> SubscriptionTree<K, V> {
             None => {
                 groups.push(SharedGroup {
                     name: share_name.into(),
+                    filter: filter.clone(),
                     members: Vec::new(),
                 });
                 let last = groups.len() - 1;

@@ -312,3 +312,44 @@ fn deep_topics_do_not_exhaust_the_stack() {
     assert_eq!(retained.remove(&name), Some(1));
     assert_eq!(retained.len(), 1);
 }
+
+/// A filter of 20,000 `+` levels against a topic as deep: every `+` is a branch point, and
+/// none of them nests a call.
+#[test]
+fn deep_single_level_wildcard_filters_do_not_exhaust_the_stack() {
+    let name = TopicName::try_from(vec!["a"; 20_000].join("/").as_str()).unwrap();
+    let filter = TopicFilter::try_from(vec!["+"; 20_000].join("/").as_str()).unwrap();
+    let mut tree = SubscriptionTree::new();
+    tree.subscribe(&filter, 1u8, ());
+    let mut hits = 0;
+    tree.for_each_match(&name, |_| hits += 1);
+    assert_eq!(hits, 1);
+
+    let mut retained = RetainedIndex::new();
+    retained.insert(&name, 7);
+    let mut values = Vec::new();
+    retained.for_each_match(&filter, |v| values.push(*v));
+    assert_eq!(values, [7]);
+}
+
+/// Shared groups are told apart by share name and filter.
+#[test]
+fn shared_groups_with_the_same_name_differ_by_filter() {
+    let mut tree = SubscriptionTree::new();
+    tree.subscribe_shared("g", &TopicFilter::from_static("a/#"), 1u8, ());
+    tree.subscribe_shared("g", &TopicFilter::from_static("a/+"), 2u8, ());
+    let mut groups = Vec::new();
+    tree.for_each_match(&TopicName::from_static("a/b"), |m| {
+        if let Match::Shared(g) = m {
+            groups.push((g.name().to_owned(), g.filter().as_str().to_owned()));
+        }
+    });
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            ("g".to_owned(), "a/#".to_owned()),
+            ("g".to_owned(), "a/+".to_owned())
+        ]
+    );
+}
