@@ -132,15 +132,14 @@ impl Packet {
         // Only a CONNECT with an invalid name or level has no version; it fails in `read`.
         let version = version.unwrap_or(ProtocolVersion::V5);
         let body = &mut body;
-        // The hot path returns the packet straight from its body decoder: the payload takes
-        // the rest of the body, so nothing can trail a PUBLISH.
-        if packet_type == PacketType::Publish {
-            return Ok(Self::Publish(Publish::read(header.flags(), body, version)?));
-        }
         let packet = match packet_type {
+            // The hot path returns the packet straight from its body decoder: the payload
+            // takes the rest of the body, so nothing can trail a PUBLISH.
+            PacketType::Publish => {
+                return Ok(Self::Publish(Publish::read(header.flags(), body, version)?))
+            }
             PacketType::Connect => Self::Connect(Box::new(Connect::read(body)?)),
             PacketType::ConnAck => Self::ConnAck(Box::new(ConnAck::read(body, version)?)),
-            PacketType::Publish => Self::Publish(Publish::read(header.flags(), body, version)?),
             PacketType::PubAck => Self::PubAck(PublishAck::read(body, version, packet_type)?),
             PacketType::PubRec => Self::PubRec(PublishAck::read(body, version, packet_type)?),
             PacketType::PubRel => Self::PubRel(PublishAck::read(body, version, packet_type)?),
