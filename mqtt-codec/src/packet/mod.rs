@@ -160,21 +160,7 @@ impl Packet {
     /// The number of bytes after the fixed header when encoded for `version`
     /// (a CONNECT always uses its own `protocol_version`).
     pub fn remaining_len(&self, version: ProtocolVersion) -> usize {
-        match self {
-            Self::Connect(p) => p.remaining_len(),
-            Self::ConnAck(p) => p.remaining_len(version),
-            Self::Publish(p) => p.remaining_len(version),
-            Self::PubAck(p) | Self::PubRec(p) | Self::PubRel(p) | Self::PubComp(p) => {
-                p.remaining_len(version)
-            }
-            Self::Subscribe(p) => p.remaining_len(version),
-            Self::SubAck(p) => p.remaining_len(version),
-            Self::Unsubscribe(p) => p.remaining_len(version),
-            Self::UnsubAck(p) => p.remaining_len(version),
-            Self::PingReq | Self::PingResp => 0,
-            Self::Disconnect(p) => p.remaining_len(version),
-            Self::Auth(p) => p.remaining_len(),
-        }
+        self.body().remaining_len(version)
     }
 
     /// The exact number of bytes [`Packet::encode`] writes for `version`.
@@ -189,58 +175,171 @@ impl Packet {
     /// Fields that `version` cannot carry (properties and reason codes before MQTT 5, the
     /// MQTT 5 subscription options before MQTT 5) are left out, as the wire demands.
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        self.check(version)?;
-        let remaining = self.remaining_len(version);
-        if remaining > MAX_VARIABLE_BYTE_INTEGER as usize {
-            return Err(EncodeError::PacketTooLarge(remaining));
-        }
-        buf.reserve(1 + varint::len(remaining) + remaining);
-        let packet_type = self.packet_type();
-        let flags = match self {
-            Self::Publish(p) => p.header_flags(),
-            _ => packet_type.fixed_flags().unwrap_or(0),
-        };
-        buf.put_u8((packet_type as u8) << 4 | flags);
-        varint::write(buf, remaining);
+        // One dispatch, then everything inlined for the packet type.
         match self {
-            Self::Connect(p) => p.write(buf),
-            Self::ConnAck(p) => p.write(version, buf),
-            Self::Publish(p) => p.write(version, buf),
-            Self::PubAck(p) | Self::PubRec(p) | Self::PubRel(p) | Self::PubComp(p) => {
-                p.write(version, buf)
-            }
-            Self::Subscribe(p) => p.write(version, buf),
-            Self::SubAck(p) => p.write(version, buf),
-            Self::Unsubscribe(p) => p.write(version, buf),
-            Self::UnsubAck(p) => p.write(version, buf),
-            Self::PingReq | Self::PingResp => {}
-            Self::Disconnect(p) => p.write(version, buf),
-            Self::Auth(p) => p.write(buf),
+            Self::Connect(p) => encode_body(&**p, PacketType::Connect, version, buf),
+            Self::ConnAck(p) => encode_body(&**p, PacketType::ConnAck, version, buf),
+            Self::Publish(p) => encode_body(p, PacketType::Publish, version, buf),
+            Self::PubAck(p) => encode_body(p, PacketType::PubAck, version, buf),
+            Self::PubRec(p) => encode_body(p, PacketType::PubRec, version, buf),
+            Self::PubRel(p) => encode_body(p, PacketType::PubRel, version, buf),
+            Self::PubComp(p) => encode_body(p, PacketType::PubComp, version, buf),
+            Self::Subscribe(p) => encode_body(p, PacketType::Subscribe, version, buf),
+            Self::SubAck(p) => encode_body(p, PacketType::SubAck, version, buf),
+            Self::Unsubscribe(p) => encode_body(p, PacketType::Unsubscribe, version, buf),
+            Self::UnsubAck(p) => encode_body(p, PacketType::UnsubAck, version, buf),
+            Self::PingReq => encode_body(&(), PacketType::PingReq, version, buf),
+            Self::PingResp => encode_body(&(), PacketType::PingResp, version, buf),
+            Self::Disconnect(p) => encode_body(p, PacketType::Disconnect, version, buf),
+            Self::Auth(p) => encode_body(p, PacketType::Auth, version, buf),
         }
-        Ok(())
     }
 
-    /// Checks everything that would make the encoding invalid, before writing.
-    fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    /// The packet's body, for the uses that need no speed.
+    fn body(&self) -> &dyn Body {
         match self {
-            Self::Connect(p) => p.check(),
-            Self::ConnAck(p) => p.check(version),
-            Self::Publish(p) => p.check(version),
-            Self::PubAck(p) => p.check(version, PacketType::PubAck),
-            Self::PubRec(p) => p.check(version, PacketType::PubRec),
-            Self::PubRel(p) => p.check(version, PacketType::PubRel),
-            Self::PubComp(p) => p.check(version, PacketType::PubComp),
-            Self::Subscribe(p) => p.check(version),
-            Self::SubAck(p) => p.check(version),
-            Self::Unsubscribe(p) => p.check(version),
-            Self::UnsubAck(p) => p.check(version),
-            Self::PingReq | Self::PingResp => Ok(()),
-            Self::Disconnect(p) => p.check(version),
-            Self::Auth(_) if !version.is_v5() => Err(EncodeError::NotInVersion(PacketType::Auth)),
-            Self::Auth(p) => p.check(),
+            Self::Connect(p) => &**p,
+            Self::ConnAck(p) => &**p,
+            Self::Publish(p) => p,
+            Self::PubAck(p) | Self::PubRec(p) | Self::PubRel(p) | Self::PubComp(p) => p,
+            Self::Subscribe(p) => p,
+            Self::SubAck(p) => p,
+            Self::Unsubscribe(p) => p,
+            Self::UnsubAck(p) => p,
+            Self::PingReq | Self::PingResp => &(),
+            Self::Disconnect(p) => p,
+            Self::Auth(p) => p,
         }
     }
 }
+
+/// How a packet body (everything after the fixed header) is checked, sized and written.
+trait Body {
+    /// The low four bits of the first byte.
+    fn flags(&self, packet_type: PacketType) -> u8 {
+        packet_type.fixed_flags().unwrap_or(0)
+    }
+    /// Everything that would make the encoding invalid, checked before writing.
+    fn check(&self, version: ProtocolVersion, packet_type: PacketType) -> Result<(), EncodeError>;
+    /// The number of bytes [`Body::write`] writes.
+    fn remaining_len(&self, version: ProtocolVersion) -> usize;
+    /// Writes the body; [`Body::check`] passed.
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut);
+}
+
+/// Checks, sizes and writes one packet: the fixed header, then the body, with one
+/// reservation of exactly the packet's size.
+fn encode_body(
+    body: &impl Body,
+    packet_type: PacketType,
+    version: ProtocolVersion,
+    buf: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    body.check(version, packet_type)?;
+    let remaining = body.remaining_len(version);
+    if remaining > MAX_VARIABLE_BYTE_INTEGER as usize {
+        return Err(EncodeError::PacketTooLarge(remaining));
+    }
+    buf.reserve(1 + varint::len(remaining) + remaining);
+    buf.put_u8((packet_type as u8) << 4 | body.flags(packet_type));
+    varint::write(buf, remaining);
+    body.write(version, buf);
+    Ok(())
+}
+
+/// PINGREQ and PINGRESP: no body.
+impl Body for () {
+    fn check(&self, _: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
+        Ok(())
+    }
+    fn remaining_len(&self, _: ProtocolVersion) -> usize {
+        0
+    }
+    fn write(&self, _: ProtocolVersion, _: &mut BytesMut) {}
+}
+
+/// A CONNECT is encoded by its own protocol version.
+impl Body for Connect {
+    fn check(&self, _: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
+        Self::check(self)
+    }
+    fn remaining_len(&self, _: ProtocolVersion) -> usize {
+        Self::remaining_len(self)
+    }
+    fn write(&self, _: ProtocolVersion, buf: &mut BytesMut) {
+        Self::write(self, buf);
+    }
+}
+
+/// AUTH exists only in MQTT 5.
+impl Body for Auth {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
+        if !version.is_v5() {
+            return Err(EncodeError::NotInVersion(PacketType::Auth));
+        }
+        Self::check(self)
+    }
+    fn remaining_len(&self, _: ProtocolVersion) -> usize {
+        Self::remaining_len(self)
+    }
+    fn write(&self, _: ProtocolVersion, buf: &mut BytesMut) {
+        Self::write(self, buf);
+    }
+}
+
+impl Body for Publish {
+    fn flags(&self, _: PacketType) -> u8 {
+        self.header_flags()
+    }
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
+        Self::check(self, version)
+    }
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        Self::remaining_len(self, version)
+    }
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        Self::write(self, version, buf);
+    }
+}
+
+/// One acknowledgement body, four packet types: the type decides the allowed reason codes.
+impl Body for PublishAck {
+    fn check(&self, version: ProtocolVersion, packet_type: PacketType) -> Result<(), EncodeError> {
+        Self::check(self, version, packet_type)
+    }
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
+        Self::remaining_len(self, version)
+    }
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        Self::write(self, version, buf);
+    }
+}
+
+/// The bodies whose encoding depends only on the version.
+macro_rules! versioned_body {
+    ($($ty:ty),*) => {$(
+        impl Body for $ty {
+            fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
+                Self::check(self, version)
+            }
+            fn remaining_len(&self, version: ProtocolVersion) -> usize {
+                Self::remaining_len(self, version)
+            }
+            fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+                Self::write(self, version, buf);
+            }
+        }
+    )*};
+}
+
+versioned_body!(
+    ConnAck,
+    Subscribe,
+    SubAck,
+    Unsubscribe,
+    UnsubAck,
+    Disconnect
+);
 
 /// Reads an MQTT 5 reason code and checks that `packet` may carry it (v5 section 2.4).
 pub(crate) fn read_reason_code(
