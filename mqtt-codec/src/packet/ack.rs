@@ -2,7 +2,7 @@
 //! properties that may be left out when they are Success and empty
 //! (v5 sections 3.4 to 3.7, 3.1.1 sections 3.4 to 3.7).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
@@ -12,7 +12,7 @@ use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 use crate::wire;
 
-use super::{check_reason_code, read_reason_code, reason_and_properties_len};
+use super::{check_reason_code, read_reason_code, reason_and_properties_len, Body};
 
 /// The body shared by PUBACK, PUBREC, PUBREL and PUBCOMP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +51,10 @@ impl PublishAck {
         }
         Ok(ack)
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for PublishAck {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         2 + reason_and_properties_len(
             version.is_v5(),
             self.reason_code,
@@ -61,11 +63,7 @@ impl PublishAck {
         )
     }
 
-    pub(super) fn check(
-        &self,
-        version: ProtocolVersion,
-        packet: PacketType,
-    ) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, packet: PacketType) -> Result<(), EncodeError> {
         if version.is_v5() {
             check_reason_code(self.reason_code, packet)?;
             self.properties.check_in(version)?;
@@ -73,7 +71,7 @@ impl PublishAck {
         Ok(())
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         buf.put_u16(self.packet_id.get());
         let len = self.remaining_len(version);
         if len > 2 {

@@ -1,6 +1,6 @@
 //! CONNACK (v5 section 3.2, 3.1.1 section 3.2).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
@@ -9,7 +9,7 @@ use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 use crate::wire;
 
-use super::{check_reason_code, read_reason_code};
+use super::{check_reason_code, read_reason_code, Body};
 
 /// A CONNACK packet.
 ///
@@ -57,12 +57,14 @@ impl ConnAck {
             properties,
         })
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for ConnAck {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         2 + self.properties.encoded_len_in(version)
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         check_reason_code(self.reason_code, PacketType::ConnAck)?;
         if self.session_present && self.reason_code.is_error() {
             return Err(EncodeError::SessionPresentOnRefusal);
@@ -74,7 +76,7 @@ impl ConnAck {
         Ok(())
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         buf.put_u8(u8::from(
             self.session_present && version != ProtocolVersion::V3_1,
         ));

@@ -1,13 +1,16 @@
 //! CONNECT (v5 section 3.1, 3.1.1 section 3.1).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
 use crate::properties::{ConnectProperties, Properties, WillProperties};
 use crate::qos::QoS;
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
 use crate::wire;
+
+use super::Body;
 
 const FLAG_RESERVED: u8 = 0b0000_0001;
 const FLAG_CLEAN_START: u8 = 0b0000_0010;
@@ -158,8 +161,10 @@ impl Connect {
         }
         flags
     }
+}
 
-    pub(super) fn remaining_len(&self) -> usize {
+impl Body for Connect {
+    fn remaining_len(&self, _: ProtocolVersion) -> usize {
         let version = self.protocol_version;
         let mut len = 2 + version.protocol_name().len() + 1 + 1 + 2;
         len += self.properties.encoded_len_in(version) + self.client_id.encoded_len();
@@ -172,7 +177,7 @@ impl Connect {
         len
     }
 
-    pub(super) fn check(&self) -> Result<(), EncodeError> {
+    fn check(&self, _: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         let version = self.protocol_version;
         if self.password.is_some() && self.username.is_none() && !version.is_v5() {
             return Err(EncodeError::PasswordWithoutUsername); // [MQTT-3.1.2-22]
@@ -194,7 +199,7 @@ impl Connect {
         Ok(())
     }
 
-    pub(super) fn write(&self, buf: &mut impl BufMut) {
+    fn write(&self, _: ProtocolVersion, buf: &mut BytesMut) {
         let version = self.protocol_version;
         wire::write_binary(buf, version.protocol_name().as_bytes());
         buf.put_u8(version.level());

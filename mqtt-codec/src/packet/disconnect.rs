@@ -1,6 +1,6 @@
 //! DISCONNECT (v5 section 3.14, 3.1.1 section 3.14).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
@@ -8,7 +8,7 @@ use crate::properties::{DisconnectProperties, Properties};
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 
-use super::{check_reason_code, read_reason_code, reason_and_properties_len};
+use super::{check_reason_code, read_reason_code, reason_and_properties_len, Body};
 
 /// A DISCONNECT packet. Under 3.1.1 it has no body; in MQTT 5 the reason code and the
 /// properties are left out when they are Normal Disconnection and empty (v5 3.14.2.1).
@@ -31,8 +31,10 @@ impl Disconnect {
         }
         Ok(disconnect)
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for Disconnect {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         reason_and_properties_len(
             version.is_v5(),
             self.reason_code,
@@ -41,7 +43,7 @@ impl Disconnect {
         )
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         if version.is_v5() {
             check_reason_code(self.reason_code, PacketType::Disconnect)?;
             self.properties.check_in(version)?;
@@ -49,7 +51,7 @@ impl Disconnect {
         Ok(())
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         let len = self.remaining_len(version);
         if len > 0 {
             buf.put_u8(self.reason_code.as_u8());

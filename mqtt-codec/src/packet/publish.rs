@@ -1,13 +1,16 @@
 //! PUBLISH (v5 section 3.3, 3.1.1 section 3.3).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
 use crate::properties::{Properties, PublishProperties};
 use crate::qos::{PacketId, QoS};
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
 use crate::wire;
+
+use super::Body;
 
 const FLAG_RETAIN: u8 = 0b0001;
 const FLAG_QOS_SHIFT: u8 = 1;
@@ -79,8 +82,10 @@ impl Publish {
             payload,
         })
     }
+}
 
-    pub(super) fn header_flags(&self) -> u8 {
+impl Body for Publish {
+    fn flags(&self, _: PacketType) -> u8 {
         let mut flags = (self.qos as u8) << FLAG_QOS_SHIFT;
         if self.dup {
             flags |= FLAG_DUP;
@@ -91,7 +96,7 @@ impl Publish {
         flags
     }
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         let packet_id_len = if self.packet_id.is_some() { 2 } else { 0 };
         self.topic.encoded_len()
             + packet_id_len
@@ -99,7 +104,7 @@ impl Publish {
             + self.payload.len()
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         if self.packet_id.is_some() != (self.qos != QoS::AtMostOnce) {
             return Err(EncodeError::PacketIdMismatch);
         }
@@ -114,7 +119,7 @@ impl Publish {
         self.properties.check_in(version)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         self.topic.write(buf);
         if let Some(packet_id) = self.packet_id {
             buf.put_u16(packet_id.get());

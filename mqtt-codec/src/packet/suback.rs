@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
@@ -12,7 +12,7 @@ use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 use crate::wire;
 
-use super::{check_reason_code, read_reason_code};
+use super::{check_reason_code, read_reason_code, Body};
 
 /// A SUBACK packet: one reason code per filter of the SUBSCRIBE, in order [MQTT-3.9.3-1].
 ///
@@ -58,12 +58,14 @@ impl SubAck {
             reason_codes,
         })
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for SubAck {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         2 + self.reason_codes.len() + self.properties.encoded_len_in(version)
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         if self.reason_codes.is_empty() {
             return Err(EncodeError::NoReasonCodes);
         }
@@ -73,7 +75,7 @@ impl SubAck {
         self.properties.check_in(version)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         buf.put_u16(self.packet_id.get());
         self.properties.write_in(version, buf);
         for code in &self.reason_codes {

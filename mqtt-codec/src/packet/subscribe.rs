@@ -2,14 +2,17 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
 use crate::properties::{Properties, SubscribeProperties};
 use crate::qos::{PacketId, QoS};
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
 use crate::wire;
+
+use super::Body;
 
 /// When retained messages are sent for a new subscription (v5 section 3.8.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -124,13 +127,15 @@ impl Subscribe {
             filters,
         })
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for Subscribe {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         let filters: usize = self.filters.iter().map(|(f, _)| f.encoded_len() + 1).sum();
         2 + filters + self.properties.encoded_len_in(version)
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::NoTopicFilters);
         }
@@ -140,7 +145,7 @@ impl Subscribe {
         self.properties.check_in(version)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         buf.put_u16(self.packet_id.get());
         self.properties.write_in(version, buf);
         for (filter, options) in &self.filters {

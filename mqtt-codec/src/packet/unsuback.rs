@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
@@ -12,7 +12,7 @@ use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 use crate::wire;
 
-use super::{check_reason_code, read_reason_code};
+use super::{check_reason_code, read_reason_code, Body};
 
 /// An UNSUBACK packet. Under 3.1.1 it carries only the packet identifier; in MQTT 5 one
 /// reason code per filter of the UNSUBSCRIBE, in order [MQTT-3.11.3-1].
@@ -48,8 +48,10 @@ impl UnsubAck {
         }
         Ok(ack)
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for UnsubAck {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         if version.is_v5() {
             2 + self.properties.encoded_len_in(version) + self.reason_codes.len()
         } else {
@@ -57,7 +59,7 @@ impl UnsubAck {
         }
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         if version.is_v5() {
             if self.reason_codes.is_empty() {
                 return Err(EncodeError::NoReasonCodes);
@@ -70,7 +72,7 @@ impl UnsubAck {
         Ok(())
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         buf.put_u16(self.packet_id.get());
         if version.is_v5() {
             self.properties.write_in(version, buf);

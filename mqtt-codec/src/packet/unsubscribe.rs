@@ -2,14 +2,17 @@
 
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
+use crate::fixed_header::PacketType;
 use crate::properties::{Properties, UnsubscribeProperties};
 use crate::qos::PacketId;
 use crate::strings::MqttString;
 use crate::version::ProtocolVersion;
 use crate::wire;
+
+use super::Body;
 
 /// An UNSUBSCRIBE packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +46,15 @@ impl Unsubscribe {
             filters,
         })
     }
+}
 
-    pub(super) fn remaining_len(&self, version: ProtocolVersion) -> usize {
+impl Body for Unsubscribe {
+    fn remaining_len(&self, version: ProtocolVersion) -> usize {
         let filters: usize = self.filters.iter().map(MqttString::encoded_len).sum();
         2 + filters + self.properties.encoded_len_in(version)
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    fn check(&self, version: ProtocolVersion, _: PacketType) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::NoTopicFilters);
         }
@@ -59,7 +64,7 @@ impl Unsubscribe {
         self.properties.check_in(version)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn write(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         buf.put_u16(self.packet_id.get());
         self.properties.write_in(version, buf);
         for filter in &self.filters {
