@@ -284,22 +284,8 @@ impl<K, V> SubscriptionTree<K, V> {
         let mut node = ROOT;
         for level in filter.levels() {
             node = match level {
-                "+" => match self.nodes[node as usize].single_level {
-                    Some(child) => child.get(),
-                    None => {
-                        let child = self.new_node(node, Edge::SingleLevel);
-                        self.nodes[node as usize].single_level = NonZeroU32::new(child);
-                        child
-                    }
-                },
-                "#" => match self.nodes[node as usize].multi_level {
-                    Some(child) => child.get(),
-                    None => {
-                        let child = self.new_node(node, Edge::MultiLevel);
-                        self.nodes[node as usize].multi_level = NonZeroU32::new(child);
-                        child
-                    }
-                },
+                "+" => self.wildcard_child(node, Edge::SingleLevel),
+                "#" => self.wildcard_child(node, Edge::MultiLevel),
                 exact => match self.edges.child(node, exact) {
                     Some(child) => child,
                     None => {
@@ -313,6 +299,25 @@ impl<K, V> SubscriptionTree<K, V> {
             };
         }
         node
+    }
+
+    /// The `+` or `#` child of `node` (by `edge`), created if missing.
+    fn wildcard_child(&mut self, node: NodeId, edge: Edge) -> NodeId {
+        if let Some(child) = *self.wildcard_slot(node, edge) {
+            return child.get();
+        }
+        let child = self.new_node(node, edge);
+        *self.wildcard_slot(node, edge) = NonZeroU32::new(child);
+        child
+    }
+
+    /// Where `node` keeps its `+` child (`Edge::SingleLevel`) or its `#` child (otherwise).
+    fn wildcard_slot(&mut self, node: NodeId, edge: Edge) -> &mut Option<NonZeroU32> {
+        let node = &mut self.nodes[node as usize];
+        match edge {
+            Edge::SingleLevel => &mut node.single_level,
+            _ => &mut node.multi_level,
+        }
     }
 
     /// The node for `filter` if it exists.
@@ -347,14 +352,12 @@ impl<K, V> SubscriptionTree<K, V> {
     fn prune(&mut self, mut node: NodeId) {
         while self.nodes[node as usize].is_unused() {
             let Node { parent, edge, .. } = self.nodes[node as usize];
-            let parent_node = &mut self.nodes[parent as usize];
             match edge {
                 // The root stays; a node already freed is not freed twice.
                 Edge::Detached => return,
-                Edge::SingleLevel => parent_node.single_level = None,
-                Edge::MultiLevel => parent_node.multi_level = None,
+                Edge::SingleLevel | Edge::MultiLevel => *self.wildcard_slot(parent, edge) = None,
                 Edge::Exact(level) => {
-                    parent_node.exact_children -= 1;
+                    self.nodes[parent as usize].exact_children -= 1;
                     self.edges.unlink(parent, level);
                 }
             }
