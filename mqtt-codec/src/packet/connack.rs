@@ -26,6 +26,15 @@ pub struct ConnAck {
 }
 
 impl ConnAck {
+    /// A CONNACK with no properties.
+    pub fn new(session_present: bool, reason_code: ReasonCode) -> Self {
+        Self {
+            session_present,
+            reason_code,
+            properties: Properties::default(),
+        }
+    }
+
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let flags = wire::read_u8(body)?;
         // MQTT 3.1 has no session present flag: the byte is reserved and not used.

@@ -21,6 +21,14 @@ pub struct Disconnect {
 }
 
 impl Disconnect {
+    /// A DISCONNECT with `reason_code` and no properties.
+    pub fn new(reason_code: ReasonCode) -> Self {
+        Self {
+            reason_code,
+            properties: Properties::default(),
+        }
+    }
+
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut disconnect = Self::default();
         if version.is_v5() && !body.is_empty() {

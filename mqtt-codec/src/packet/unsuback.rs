@@ -27,6 +27,16 @@ pub struct UnsubAck {
 }
 
 impl UnsubAck {
+    /// An UNSUBACK with one reason code per filter of the UNSUBSCRIBE, in order, and no
+    /// properties.
+    pub fn new(packet_id: PacketId, reason_codes: Vec<ReasonCode>) -> Self {
+        Self {
+            packet_id,
+            properties: Properties::default(),
+            reason_codes,
+        }
+    }
+
     pub(super) fn read(body: &mut Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = wire::read_packet_id(body)?;
         let mut ack = Self {

@@ -1,0 +1,291 @@
+//! Messages towards clients: the inflight window, packet ids, the session queue, and the
+//! acknowledgements clients send back (v5 section 4.3, 3.1.1 section 4.3).
+
+use std::time::Instant;
+
+use mqtt_codec::{Packet, PacketId, Publish, PublishAck, QoS, ReasonCode};
+
+use crate::broker::{Broker, ConnectionState};
+use crate::event::ConnectionHandle;
+use crate::message::Delivery;
+use crate::session::{Awaiting, Inflight, QueueLimits, SessionId};
+use crate::store::{OutgoingRecord, Record};
+
+impl Broker {
+    pub(crate) fn queue_limits(&self) -> QueueLimits {
+        QueueLimits {
+            max_messages: self.config.max_queued_messages,
+            max_bytes: self.config.max_queued_bytes,
+        }
+    }
+
+    /// Moves queued deliveries of session `id` to its connection while its window
+    /// (the client's Receive Maximum [MQTT-3.3.4-7]) and write buffer have room. Order is
+    /// kept: a QoS 0 message does not overtake a QoS 1 message waiting for the window
+    /// [MQTT-4.6.0-6].
+    pub(crate) fn pump(&mut self, now: Instant, id: SessionId) {
+        let max_pending = self.config.max_pending_write_bytes;
+        let Some(session) = self.sessions.get_mut(id as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(handle) = session.connection else {
+            return;
+        };
+        let Some(conn) = self.connections.get_mut(handle.0).and_then(Option::as_mut) else {
+            return;
+        };
+        if conn.state != ConnectionState::Connected {
+            return;
+        }
+        let v5 = conn.is_v5();
+        let mut records = Vec::new();
+        let mut dropped = 0;
+        let mut sent = 0;
+        while conn.out.len() < max_pending {
+            let Some(front) = session.outbound.queue.front() else {
+                break;
+            };
+            if front.qos > QoS::AtMostOnce
+                && session.outbound.inflight.len() >= usize::from(conn.send_quota)
+            {
+                break;
+            }
+            let Some(delivery) = session.outbound.pop_front() else {
+                break;
+            };
+            // Expired messages are not sent [MQTT-3.3.2-5].
+            if delivery.message.is_expired(now) {
+                self.stats.messages_expired += 1;
+                records.extend(delivery.stored_seq.map(|seq| (seq, None)));
+                continue;
+            }
+            let packet_id = if delivery.qos > QoS::AtMostOnce {
+                session.outbound.next_packet_id()
+            } else {
+                None
+            };
+            let publish = Packet::Publish(outgoing(now, &delivery, packet_id, v5));
+            // Never more than the client's Maximum Packet Size: drop it as if sent
+            // [MQTT-3.1.2-24], [MQTT-3.1.2-25].
+            if publish.encoded_len(conn.version) > conn.max_packet_size as usize
+                || publish.encode(conn.version, &mut conn.out).is_err()
+            {
+                dropped += 1;
+                records.extend(delivery.stored_seq.map(|seq| (seq, None)));
+                continue;
+            }
+            sent += 1;
+            if let Some(packet_id) = packet_id {
+                let state = if delivery.qos == QoS::AtLeastOnce {
+                    Awaiting::PubAck
+                } else {
+                    Awaiting::PubRec
+                };
+                if let (Some(seq), Packet::Publish(publish)) = (delivery.stored_seq, &publish) {
+                    records.push((
+                        seq,
+                        Some(OutgoingRecord {
+                            publish: publish.clone(),
+                            released: false,
+                        }),
+                    ));
+                }
+                session.outbound.inflight.push_back(Inflight {
+                    packet_id,
+                    delivery,
+                    state,
+                });
+            }
+        }
+        Self::notify(&mut self.events, handle, conn);
+        self.stats.messages_sent += sent;
+        self.stats.publish_sent += sent;
+        self.stats.publish_dropped += dropped;
+        if !records.is_empty() {
+            let client_id = session.client_id.clone();
+            for (seq, delivery) in records {
+                self.persist(Record::Outgoing {
+                    client_id: client_id.clone(),
+                    seq,
+                    delivery,
+                });
+            }
+        }
+    }
+
+    /// On session resume, unacknowledged PUBLISH packets go again with DUP 1 and their
+    /// original packet ids, then the PUBRELs, in their original order [MQTT-4.4.0-1].
+    pub(crate) fn resend_inflight(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        handle: ConnectionHandle,
+    ) {
+        let Some(session) = self.session(id) else {
+            return;
+        };
+        let Some(conn) = self.connection(handle) else {
+            return;
+        };
+        let v5 = conn.is_v5();
+        let packets: Vec<Packet> = session
+            .outbound
+            .inflight
+            .iter()
+            .map(|inflight| match inflight.state {
+                Awaiting::PubComp => Packet::PubRel(PublishAck::new(inflight.packet_id)),
+                _ => {
+                    let mut publish =
+                        outgoing(now, &inflight.delivery, Some(inflight.packet_id), v5);
+                    // DUP 1 on a re-sent QoS 1/2 PUBLISH [MQTT-3.3.1-1].
+                    publish.dup = true;
+                    Packet::Publish(publish)
+                }
+            })
+            .collect();
+        for packet in &packets {
+            self.send(handle, packet);
+        }
+    }
+
+    fn finish_inflight(&mut self, now: Instant, id: SessionId, index: usize) {
+        let Some(session) = self.session_mut(id) else {
+            return;
+        };
+        let Some(done) = session.outbound.inflight.remove(index) else {
+            return;
+        };
+        if let Some(seq) = done.delivery.stored_seq {
+            let client_id = session.client_id.clone();
+            self.persist(Record::Outgoing {
+                client_id,
+                seq,
+                delivery: None,
+            });
+        }
+        // The packet id is free again [MQTT-4.3.2-5]; the window has room.
+        self.pump(now, id);
+    }
+
+    fn inflight_index(&self, id: SessionId, packet_id: PacketId, state: Awaiting) -> Option<usize> {
+        let outbound = &self.session(id)?.outbound;
+        let index = outbound.inflight_position(packet_id)?;
+        (outbound.inflight[index].state == state).then_some(index)
+    }
+
+    pub(crate) fn handle_puback(&mut self, now: Instant, id: SessionId, ack: &PublishAck) {
+        if let Some(index) = self.inflight_index(id, ack.packet_id, Awaiting::PubAck) {
+            self.finish_inflight(now, id, index);
+        }
+    }
+
+    pub(crate) fn handle_pubrec(
+        &mut self,
+        now: Instant,
+        connection: ConnectionHandle,
+        id: SessionId,
+        ack: &PublishAck,
+    ) {
+        let v5 = self.connection(connection).is_some_and(|c| c.is_v5());
+        let Some(index) = self.inflight_index(id, ack.packet_id, Awaiting::PubRec) else {
+            // Unknown packet id: PUBREL 0x92 [MQTT-4.3.3 context, v5 3.6.2.1].
+            let reason = ReasonCode::PacketIdentifierNotFound;
+            self.send(
+                connection,
+                &Packet::PubRel(Self::ack_with(ack.packet_id, reason, v5)),
+            );
+            return;
+        };
+        // A PUBREC with an error code ends the flow [MQTT-4.3.3 v5 4.3.3-4 context].
+        if ack.reason_code.is_error() {
+            self.finish_inflight(now, id, index);
+            return;
+        }
+        let Some(session) = self.session_mut(id) else {
+            return;
+        };
+        let inflight = &mut session.outbound.inflight[index];
+        inflight.state = Awaiting::PubComp;
+        let record = inflight.delivery.stored_seq.map(|seq| {
+            let publish = outgoing(now, &inflight.delivery, Some(inflight.packet_id), v5);
+            (seq, publish)
+        });
+        let client_id = session.client_id.clone();
+        if let Some((seq, publish)) = record {
+            self.persist(Record::Outgoing {
+                client_id,
+                seq,
+                delivery: Some(OutgoingRecord {
+                    publish,
+                    released: true,
+                }),
+            });
+        }
+        self.send(connection, &Packet::PubRel(PublishAck::new(ack.packet_id)));
+    }
+
+    pub(crate) fn handle_pubcomp(&mut self, now: Instant, id: SessionId, ack: &PublishAck) {
+        if let Some(index) = self.inflight_index(id, ack.packet_id, Awaiting::PubComp) {
+            self.finish_inflight(now, id, index);
+        }
+    }
+
+    /// PUBREL from the client: the QoS 2 message it released may now be forgotten; PUBCOMP
+    /// (0x92 in v5 if the packet id was not awaiting release) [MQTT-4.3.3-11].
+    pub(crate) fn handle_pubrel(
+        &mut self,
+        connection: ConnectionHandle,
+        id: SessionId,
+        ack: &PublishAck,
+    ) {
+        let v5 = self.connection(connection).is_some_and(|c| c.is_v5());
+        let Some(session) = self.session_mut(id) else {
+            return;
+        };
+        let reason = if session.incoming_qos2.remove(&ack.packet_id.get()) {
+            if session.is_persistent() {
+                let client_id = session.client_id.clone();
+                self.persist(Record::IncomingQos2 {
+                    client_id,
+                    packet_id: ack.packet_id,
+                    pending: false,
+                });
+            }
+            ReasonCode::Success
+        } else {
+            ReasonCode::PacketIdentifierNotFound
+        };
+        self.send_ack(
+            connection,
+            Packet::PubComp(Self::ack_with(ack.packet_id, reason, v5)),
+        );
+    }
+}
+
+/// The PUBLISH for a delivery: v5 properties forwarded [MQTT-3.3.2-4] with the
+/// subscription identifiers [MQTT-3.3.4-3] and the remaining expiry [MQTT-3.3.2-6].
+pub(crate) fn outgoing(
+    now: Instant,
+    delivery: &Delivery,
+    packet_id: Option<PacketId>,
+    v5: bool,
+) -> Publish {
+    let message = &delivery.message;
+    let mut publish = Publish::new(message.topic.clone(), message.payload.clone());
+    publish.qos = delivery.qos;
+    publish.retain = delivery.retain;
+    publish.packet_id = packet_id;
+    if v5 {
+        publish.properties = message.properties.clone();
+        if let Some(left) = message.remaining_expiry(now) {
+            publish.properties.message_expiry_interval = Some(left);
+        }
+        if !delivery.subscription_ids.is_empty() {
+            publish
+                .properties
+                .subscription_identifiers
+                .clone_from(&delivery.subscription_ids);
+        }
+    }
+    publish
+}
