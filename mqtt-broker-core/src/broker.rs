@@ -111,8 +111,12 @@ pub struct SessionInfo {
     pub expiry_interval: u32,
     /// Subscriptions held.
     pub subscriptions: usize,
-    /// QoS 1/2 messages sent and not yet acknowledged.
+    /// QoS 1/2 PUBLISHes sent on the current connection and not yet acknowledged: never
+    /// more than the client's Receive Maximum (or the configured maximum inflight).
     pub inflight: usize,
+    /// QoS 1/2 messages not yet acknowledged, including those of an earlier connection
+    /// still to be re-sent.
+    pub unacknowledged: usize,
     /// Messages waiting behind the window, all of them.
     pub queued: usize,
     /// Queued messages counted against the queue limits (those not sent for a new
@@ -245,7 +249,8 @@ impl Broker {
             connected: session.connection.is_some(),
             expiry_interval: session.expiry_interval,
             subscriptions: session.subscriptions.len(),
-            inflight: session.outbound.inflight.len(),
+            inflight: session.outbound.in_window(),
+            unacknowledged: session.outbound.inflight.len(),
             queued: session.outbound.queue.len(),
             queued_counted: session.outbound.counted(),
             awaiting_pubrel: session.incoming_qos2.len(),

@@ -13,7 +13,7 @@ pub struct Config {
     /// the connection (v5: DISCONNECT 0x95). Default 1 MiB; MQTT allows up to 256 MiB.
     pub max_packet_size: u32,
     /// The most QoS 1 and QoS 2 publishes a client may have unacknowledged towards the
-    /// broker: the Receive Maximum sent in a v5 CONNACK [MQTT-3.3.4-9]. Default 65,535.
+    /// broker: the Receive Maximum sent in a v5 CONNACK (clients must keep to it, v5 [MQTT-3.3.4-7]). Default 65,535.
     pub receive_maximum: u16,
     /// The most QoS 1 and QoS 2 messages in flight towards one client: for 3.1.1 clients
     /// the window itself, for v5 clients a cap on the Receive Maximum they announce.

@@ -156,7 +156,7 @@ impl Broker {
         conn.keep_alive_limit =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.topic_aliases = vec![None; usize::from(topic_alias_maximum)];
-        // v5: never more in flight than the client's Receive Maximum [MQTT-3.3.4-7].
+        // v5: never more in flight than the client's Receive Maximum [MQTT-3.3.4-9].
         conn.send_quota = if v5 {
             receive_maximum.min(max_inflight)
         } else {
@@ -202,7 +202,7 @@ impl Broker {
             session_present,
         });
         if session_present {
-            self.resend_inflight(now, session_id, handle);
+            self.resend_inflight(session_id, handle);
         }
         self.pump(now, session_id);
     }

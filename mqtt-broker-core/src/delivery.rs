@@ -8,7 +8,7 @@ use mqtt_codec::{Packet, PacketId, Publish, PublishAck, QoS, ReasonCode};
 use crate::broker::{Broker, ConnectionState};
 use crate::event::ConnectionHandle;
 use crate::message::Delivery;
-use crate::session::{Awaiting, Inflight, QueueLimits, SessionId};
+use crate::session::{Awaiting, QueueLimits, SessionId};
 use crate::store::{OutgoingRecord, Record};
 
 impl Broker {
@@ -20,7 +20,7 @@ impl Broker {
     }
 
     /// Moves queued deliveries of session `id` to its connection while its window
-    /// (the client's Receive Maximum [MQTT-3.3.4-7]) and write buffer have room. Order is
+    /// (the client's Receive Maximum [MQTT-3.3.4-9]) and write buffer have room. Order is
     /// kept: a QoS 0 message does not overtake a QoS 1 message waiting for the window
     /// [MQTT-4.6.0-6].
     pub(crate) fn pump(&mut self, now: Instant, id: SessionId) {
@@ -41,12 +41,38 @@ impl Broker {
         let mut records = Vec::new();
         let mut dropped = 0;
         let mut sent = 0;
-        while conn.out.len() < max_pending {
+        // Unacknowledged PUBLISHes of an earlier connection go first, with DUP 1, their
+        // original packet ids and order [MQTT-4.4.0-1], within the window [MQTT-3.3.4-9].
+        while conn.out.len() < max_pending
+            && session.outbound.in_window() < usize::from(conn.send_quota)
+        {
+            let Some(inflight) = session.outbound.next_resend() else {
+                break;
+            };
+            let mut publish = outgoing(now, &inflight.delivery, Some(inflight.packet_id), v5);
+            publish.dup = true; // [MQTT-3.3.1-1]
+            let packet_id = inflight.packet_id;
+            let publish = Packet::Publish(publish);
+            if publish.encoded_len(conn.version) <= conn.max_packet_size as usize
+                && publish.encode(conn.version, &mut conn.out).is_ok()
+            {
+                sent += 1;
+            } else {
+                // Too large for this connection's client: dropped as if delivered
+                // [MQTT-3.1.2-25].
+                let index = session.outbound.inflight_position(packet_id);
+                if let Some(done) = index.and_then(|i| session.outbound.remove_inflight(i)) {
+                    dropped += 1;
+                    records.extend(done.delivery.stored_seq.map(|seq| (seq, None)));
+                }
+            }
+        }
+        while conn.out.len() < max_pending && session.outbound.unsent() == 0 {
             let Some(front) = session.outbound.queue.front() else {
                 break;
             };
             if front.qos > QoS::AtMostOnce
-                && session.outbound.inflight.len() >= usize::from(conn.send_quota)
+                && session.outbound.in_window() >= usize::from(conn.send_quota)
             {
                 break;
             }
@@ -90,11 +116,9 @@ impl Broker {
                         }),
                     ));
                 }
-                session.outbound.inflight.push_back(Inflight {
-                    packet_id,
-                    delivery,
-                    state,
-                });
+                session
+                    .outbound
+                    .push_inflight(packet_id, delivery, state, true);
             }
         }
         Self::notify(&mut self.events, handle, conn);
@@ -113,37 +137,22 @@ impl Broker {
         }
     }
 
-    /// On session resume, unacknowledged PUBLISH packets go again with DUP 1 and their
-    /// original packet ids, then the PUBRELs, in their original order [MQTT-4.4.0-1].
-    pub(crate) fn resend_inflight(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        handle: ConnectionHandle,
-    ) {
-        let Some(session) = self.session(id) else {
+    /// On session resume the PUBRELs of messages that had their PUBREC go again, in
+    /// order [MQTT-4.4.0-1]; unacknowledged PUBLISHes follow from [`Broker::pump`] as the
+    /// new connection's window allows.
+    pub(crate) fn resend_inflight(&mut self, id: SessionId, handle: ConnectionHandle) {
+        let Some(session) = self.session_mut(id) else {
             return;
         };
-        let Some(conn) = self.connection(handle) else {
-            return;
-        };
-        let v5 = conn.is_v5();
-        let packets: Vec<Packet> = session
+        session.outbound.reset_window();
+        let pubrels: Vec<Packet> = session
             .outbound
             .inflight
             .iter()
-            .map(|inflight| match inflight.state {
-                Awaiting::PubComp => Packet::PubRel(PublishAck::new(inflight.packet_id)),
-                _ => {
-                    let mut publish =
-                        outgoing(now, &inflight.delivery, Some(inflight.packet_id), v5);
-                    // DUP 1 on a re-sent QoS 1/2 PUBLISH [MQTT-3.3.1-1].
-                    publish.dup = true;
-                    Packet::Publish(publish)
-                }
-            })
+            .filter(|inflight| inflight.state == Awaiting::PubComp)
+            .map(|inflight| Packet::PubRel(PublishAck::new(inflight.packet_id)))
             .collect();
-        for packet in &packets {
+        for packet in &pubrels {
             self.send(handle, packet);
         }
     }
@@ -152,7 +161,7 @@ impl Broker {
         let Some(session) = self.session_mut(id) else {
             return;
         };
-        let Some(done) = session.outbound.inflight.remove(index) else {
+        let Some(done) = session.outbound.remove_inflight(index) else {
             return;
         };
         if let Some(seq) = done.delivery.stored_seq {

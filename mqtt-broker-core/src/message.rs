@@ -78,7 +78,7 @@ impl Message {
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
     pub(crate) message: Arc<Message>,
-    /// min(published QoS, granted QoS) [MQTT-3.8.4-6].
+    /// min(published QoS, granted QoS) (3.1.1 [MQTT-3.8.4-6], v5 [MQTT-3.8.4-8]).
     pub(crate) qos: QoS,
     /// The RETAIN flag to send.
     pub(crate) retain: bool,

@@ -40,6 +40,10 @@ impl Broker {
         };
         let v5 = conn.is_v5();
 
+        // A client's PUBLISH carries no Subscription Identifier (v5 [MQTT-3.3.4-6]).
+        if !publish.properties.subscription_identifiers.is_empty() {
+            return self.protocol_violation(now, connection, ReasonCode::ProtocolError);
+        }
         // v5: a QoS above Maximum QoS is 0x9B, RETAIN without Retain Available 0x9A
         // [MQTT-3.2.2-11], [MQTT-3.2.2-14].
         if publish.qos > self.config.maximum_qos {
@@ -73,7 +77,7 @@ impl Broker {
         let packet_id = publish.packet_id;
 
         // v5 Receive Maximum: more unacknowledged QoS 1/2 publishes than we allow is 0x93
-        // [MQTT-3.3.4-9]. A repeated QoS 2 PUBLISH awaiting PUBREL does not count again.
+        // (v5 [MQTT-3.3.4-7], section 3.3.4). A repeated QoS 2 PUBLISH awaiting PUBREL does not count again.
         let duplicate_qos2 = qos == QoS::ExactlyOnce
             && packet_id.is_some_and(|id| {
                 self.session(session_id)

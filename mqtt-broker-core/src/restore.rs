@@ -9,7 +9,7 @@ use mqtt_topic::TopicName;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::message::{Delivery, Message};
-use crate::session::{Awaiting, Inflight, Session, Subscription};
+use crate::session::{Awaiting, Session, Subscription};
 use crate::store::{OutgoingRecord, Record};
 
 impl Broker {
@@ -98,11 +98,9 @@ impl Broker {
                         _ => Awaiting::PubAck,
                     };
                     session.outbound.note_packet_id(packet_id);
-                    session.outbound.inflight.push_back(Inflight {
-                        packet_id,
-                        delivery,
-                        state,
-                    });
+                    session
+                        .outbound
+                        .push_inflight(packet_id, delivery, state, false);
                 }
                 None => {
                     // Stored within the limits; if the limits shrank since, the excess goes

@@ -106,6 +106,10 @@ pub(crate) struct Inflight {
     pub(crate) packet_id: PacketId,
     pub(crate) delivery: Delivery,
     pub(crate) state: Awaiting,
+    /// Its PUBLISH was sent on the current connection: it uses one unit of the client's
+    /// Receive Maximum until PUBACK or PUBCOMP (v5 section 4.9). After a reconnect the
+    /// quota starts afresh and the PUBLISH is re-sent as the window allows.
+    pub(crate) in_window: bool,
 }
 
 /// Messages towards the client: those in flight (sent, not yet acknowledged), in the order
@@ -118,6 +122,10 @@ pub(crate) struct Outbound {
     counted: usize,
     counted_bytes: usize,
     last_packet_id: u16,
+    /// Inflight entries with `in_window` set.
+    in_window: usize,
+    /// Inflight PUBLISHes still to be re-sent on this connection.
+    unsent: usize,
 }
 
 /// Limits of a session queue.
@@ -196,6 +204,76 @@ impl Outbound {
             self.counted -= 1;
             self.counted_bytes -= delivery.queued_bytes();
         }
+    }
+
+    /// Adds an inflight message whose PUBLISH was just sent (`sent`) or is still to be
+    /// re-sent (restored from the store).
+    pub(crate) fn push_inflight(
+        &mut self,
+        packet_id: PacketId,
+        delivery: Delivery,
+        state: Awaiting,
+        sent: bool,
+    ) {
+        if sent {
+            self.in_window += 1;
+        } else if state != Awaiting::PubComp {
+            self.unsent += 1;
+        }
+        self.inflight.push_back(Inflight {
+            packet_id,
+            delivery,
+            state,
+            in_window: sent,
+        });
+    }
+
+    pub(crate) fn remove_inflight(&mut self, index: usize) -> Option<Inflight> {
+        let done = self.inflight.remove(index)?;
+        if done.in_window {
+            self.in_window -= 1;
+        } else if done.state != Awaiting::PubComp {
+            self.unsent -= 1;
+        }
+        Some(done)
+    }
+
+    /// A new connection: its Receive Maximum quota starts full and every unacknowledged
+    /// PUBLISH is to be re-sent [MQTT-4.4.0-1] (PUBRELs are re-sent at once, outside it).
+    pub(crate) fn reset_window(&mut self) {
+        self.in_window = 0;
+        self.unsent = 0;
+        for inflight in &mut self.inflight {
+            inflight.in_window = false;
+            if inflight.state != Awaiting::PubComp {
+                self.unsent += 1;
+            }
+        }
+    }
+
+    /// The next inflight PUBLISH to re-send, marked as sent.
+    pub(crate) fn next_resend(&mut self) -> Option<&Inflight> {
+        if self.unsent == 0 {
+            return None;
+        }
+        let entry = self
+            .inflight
+            .iter_mut()
+            .find(|i| !i.in_window && i.state != Awaiting::PubComp)?;
+        entry.in_window = true;
+        self.unsent -= 1;
+        self.in_window += 1;
+        Some(entry)
+    }
+
+    /// Inflight PUBLISHes still to be re-sent on this connection.
+    pub(crate) fn unsent(&self) -> usize {
+        self.unsent
+    }
+
+    /// PUBLISHes sent on this connection and not yet acknowledged.
+    pub(crate) fn in_window(&self) -> usize {
+        self.in_window
     }
 
     /// Queued deliveries counted against the limits.

@@ -94,7 +94,8 @@ impl Broker {
                 codes.push(ReasonCode::QuotaExceeded);
                 continue;
             }
-            // The granted QoS may be lower than asked [MQTT-3.9.3-? 3.8.4-6 context].
+            // The granted QoS may be lower than asked (v5 3.9.3); deliveries use the lower
+            // of it and the published QoS (3.1.1 [MQTT-3.8.4-6], v5 [MQTT-3.8.4-8]).
             let mut options = options;
             options.qos = options.qos.min(self.config.maximum_qos);
             let subscription = Subscription { options, id };
@@ -127,7 +128,7 @@ impl Broker {
     }
 
     /// Retained messages matching `filter`, sent with RETAIN 1 [MQTT-3.3.1-8] (3.1.1
-    /// [MQTT-3.3.1-8]) at min(their QoS, granted QoS) [MQTT-3.8.4-6]. They are not held to
+    /// [MQTT-3.3.1-8]) at min(their QoS, granted QoS) (v5 [MQTT-3.8.4-8]). They are not held to
     /// the queue limits: all of them go, paced by the window.
     fn collect_retained(
         &mut self,

@@ -180,6 +180,10 @@ impl DecodeError {
                 ReasonCode::UnsupportedProtocolVersion
             }
             Self::WildcardInTopicName => ReasonCode::TopicNameInvalid,
+            // A Topic Alias of 0 is answered 0x94 (v5 [MQTT-3.3.2-8], section 3.3.4).
+            Self::InvalidPropertyValue(crate::PropertyId::TopicAlias) => {
+                ReasonCode::TopicAliasInvalid
+            }
             Self::EmptyTopicName
             | Self::EmptySubscribe
             | Self::EmptyUnsubscribe

@@ -984,13 +984,13 @@ invalid!(
     DecodeError::EmptyTopicName,
     PROTOCOL_ERROR
 );
-// v5 [MQTT-3.3.2-8]: Topic Alias 0 is not permitted.
+// v5 [MQTT-3.3.2-8]: Topic Alias 0 is not permitted; section 3.3.4 answers it 0x94.
 invalid!(
     mqtt_3_3_2_8_v5_topic_alias_zero,
     V5,
     b"\x30\x07\x00\x00\x03\x23\x00\x00x",
     DecodeError::InvalidPropertyValue(PropertyId::TopicAlias),
-    PROTOCOL_ERROR
+    0x94
 );
 // v5 [MQTT-3.3.2-14]: the Response Topic has no wildcards.
 invalid!(
