@@ -451,7 +451,14 @@ impl Broker {
             }
             return;
         }
-        self.protocol_violation(now, connection, reason);
+        let explanation = err.to_string();
+        self.close_explained(
+            now,
+            connection,
+            CloseReason::ProtocolViolation(reason),
+            Some(reason),
+            Some(&explanation),
+        );
     }
 
     /// Closes `connection` for a protocol violation: a v5 client is told why first
@@ -554,6 +561,20 @@ impl Broker {
         reason: CloseReason,
         disconnect_reason: Option<ReasonCode>,
     ) {
+        self.close_explained(now, connection, reason, disconnect_reason, None);
+    }
+
+    /// [`Broker::close`], with a v5 Reason String in the DISCONNECT saying what went wrong
+    /// (left out when it would make the packet larger than the client accepts
+    /// [MQTT-3.14.2-3]).
+    fn close_explained(
+        &mut self,
+        now: Instant,
+        connection: ConnectionHandle,
+        reason: CloseReason,
+        disconnect_reason: Option<ReasonCode>,
+        explanation: Option<&str>,
+    ) {
         let Some(conn) = self.connection(connection) else {
             return;
         };
@@ -566,7 +587,15 @@ impl Broker {
                 && conn.state == ConnectionState::Connected
                 && code.allowed_in(mqtt_codec::PacketType::Disconnect)
             {
-                self.send(connection, &Packet::Disconnect(Disconnect::new(code)));
+                let mut disconnect = Disconnect::new(code);
+                if let Some(text) = explanation.and_then(|t| MqttString::try_from(t).ok()) {
+                    disconnect.properties.reason_string = Some(text);
+                    let packet = Packet::Disconnect(disconnect.clone());
+                    if packet.encoded_len(conn.version) > conn.max_packet_size as usize {
+                        disconnect.properties.reason_string = None;
+                    }
+                }
+                self.send(connection, &Packet::Disconnect(disconnect));
             }
         }
         let abnormal = reason != CloseReason::ClientDisconnected;

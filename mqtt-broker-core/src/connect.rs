@@ -35,6 +35,17 @@ impl Broker {
             return self.refuse_connect(handle, ReasonCode::BadAuthenticationMethod);
         }
 
+        // A will the server cannot honour refuses the CONNECT: QoS above Maximum QoS 0x9B,
+        // retain without Retain Available 0x9A (v5 [MQTT-3.2.2-12], [MQTT-3.2.2-13]).
+        if let (true, Some(will)) = (v5, &connect.will) {
+            if will.qos > self.config.maximum_qos {
+                return self.refuse_connect(handle, ReasonCode::QoSNotSupported);
+            }
+            if will.retain && !self.config.retain_available {
+                return self.refuse_connect(handle, ReasonCode::RetainNotSupported);
+            }
+        }
+
         // Client identifier [MQTT-3.1.3-5]..[MQTT-3.1.3-8]: an empty one is assigned, except
         // for a 3.1.1 persistent session (CONNACK 0x02) and MQTT 3.1, which requires 1..23.
         let assigned = connect.client_id.is_empty();

@@ -24,6 +24,8 @@ pub struct Client {
     pub version: ProtocolVersion,
     decoder: Decoder,
     pending: BytesMut,
+    /// Bytes sent to the broker that do not make a whole packet yet.
+    input: BytesMut,
     pub inbox: VecDeque<Packet>,
     /// Bytes received, raw (for tests on exact encodings).
     pub raw: Vec<u8>,
@@ -89,6 +91,7 @@ impl Harness {
             version,
             decoder: Decoder::new(version),
             pending: BytesMut::new(),
+            input: BytesMut::new(),
             inbox: VecDeque::new(),
             raw: Vec::new(),
             closed: None,
@@ -100,12 +103,13 @@ impl Harness {
         id
     }
 
-    /// Sends raw bytes from client `c`.
+    /// Sends raw bytes from client `c`, as one read; a partial packet waits for the rest.
     pub fn send_bytes(&mut self, c: ClientId, bytes: &[u8]) {
-        let connection = self.clients[c].connection;
-        assert!(!self.clients[c].gone, "client {c} is disconnected");
-        let mut input = BytesMut::from(bytes);
-        self.broker.handle_read(self.now, connection, &mut input);
+        let client = &mut self.clients[c];
+        assert!(!client.gone, "client {c} is disconnected");
+        client.input.extend_from_slice(bytes);
+        self.broker
+            .handle_read(self.now, client.connection, &mut client.input);
         self.process();
     }
 
