@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::event::{CloseReason, ConnectionHandle, Event};
 use crate::message::Message;
 use crate::session::{Session, SessionId, Subscription};
-use crate::store::Record;
 use crate::sys::Stats;
 use crate::timer::Timer;
 
@@ -694,17 +693,6 @@ impl Broker {
             (self.connection_mut(connection), packet)
         {
             conn.inbound_inflight = conn.inbound_inflight.saturating_sub(1);
-        }
-    }
-
-    /// Emits a record for the durable store.
-    pub(crate) fn persist(&mut self, record: Record) {
-        if self.config.durable {
-            self.last_record += 1;
-            self.events.push_back(Event::Persist {
-                seq: self.last_record,
-                record,
-            });
         }
     }
 

@@ -13,7 +13,6 @@ use crate::broker::{Broker, ConnectionState};
 use crate::event::{CloseReason, ConnectionHandle, Event};
 use crate::publish::copy_string;
 use crate::session::{Session, SessionId};
-use crate::store::Record;
 
 /// MQTT 3.1 limits client identifiers to 23 characters (3.1 section 3.1).
 const MQTT_3_1_MAX_CLIENT_ID: usize = 23;
@@ -136,11 +135,9 @@ impl Broker {
         // [MQTT-3.1.3-9].
         session.pending_will = None;
         if expiry > 0 && record_session {
-            let record = session.record();
-            self.persist(Record::Session {
-                client_id: client_id.clone(),
-                session: Some(record),
-            });
+            self.record_session(session_id);
+        } else if expiry == 0 {
+            self.forget_session_records(session_id);
         }
 
         let receive_maximum = connect
@@ -274,12 +271,11 @@ impl Broker {
             let new_expiry = new_expiry.min(max_expiry);
             if new_expiry != session.expiry_interval {
                 session.expiry_interval = new_expiry;
-                let client_id = session.client_id.clone();
-                let record = (new_expiry > 0).then(|| session.record());
-                self.persist(Record::Session {
-                    client_id,
-                    session: record,
-                });
+                if new_expiry > 0 {
+                    self.record_session(session_id);
+                } else {
+                    self.forget_session_records(session_id);
+                }
             }
         }
         let will = self.connection_mut(handle).and_then(|c| c.will.take());

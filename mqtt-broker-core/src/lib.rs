@@ -34,6 +34,7 @@ mod connect;
 mod delivery;
 mod event;
 mod message;
+mod persist;
 mod publish;
 mod restore;
 mod session;

@@ -44,7 +44,9 @@ impl Broker {
                     session: Some(stored),
                 } => {
                     let serial = broker.serial();
-                    let session = Session::new(serial, client_id.clone(), stored.expiry_interval);
+                    let mut session =
+                        Session::new(serial, client_id.clone(), stored.expiry_interval);
+                    session.recorded = true;
                     let id = broker.insert_session(session);
                     for sub in &stored.subscriptions {
                         let subscription = Subscription {

@@ -47,6 +47,9 @@ pub(crate) struct Session {
     pub(crate) next_seq: u64,
     /// The deadline of the session's entry in the timer heap, if it has one.
     pub(crate) timer_armed: Option<Instant>,
+    /// A session record is in the durable store: deleting it (and the session's message
+    /// records) is due when the session ends or its expiry becomes 0.
+    pub(crate) recorded: bool,
 }
 
 impl Session {
@@ -63,6 +66,7 @@ impl Session {
             pending_will: None,
             next_seq: 1,
             timer_armed: None,
+            recorded: false,
         }
     }
 

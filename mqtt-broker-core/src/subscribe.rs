@@ -275,23 +275,6 @@ impl Broker {
             self.reroute_shared(now, delivery);
         }
     }
-
-    /// Records a persistent session's subscriptions after a change.
-    pub(crate) fn record_session(&mut self, id: SessionId) {
-        if !self.config.durable {
-            return;
-        }
-        if let Some(session) = self.session(id) {
-            if session.is_persistent() {
-                let client_id = session.client_id.clone();
-                let record = session.record();
-                self.persist(Record::Session {
-                    client_id,
-                    session: Some(record),
-                });
-            }
-        }
-    }
 }
 
 /// The SUBACK code granting `qos` (0x00, 0x01, 0x02).

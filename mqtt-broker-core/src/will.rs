@@ -118,43 +118,21 @@ impl Broker {
             self.remove_subscription(id, &filter);
         }
         let rerouted = session.outbound.take_queued(|d| d.shared_group.is_some());
-        let persistent = session.is_persistent();
         let client_id = session.client_id.clone();
-        if persistent {
-            let stored = session
-                .outbound
-                .queue
-                .iter()
-                .chain(rerouted.iter())
-                .filter_map(|d| d.stored_seq)
-                .chain(
-                    session
-                        .outbound
-                        .inflight
-                        .iter()
-                        .filter_map(|i| i.delivery.stored_seq),
-                )
-                .collect::<Vec<_>>();
-            for seq in stored {
+        // Queued deliveries handed to other members lose their store keys: deleted here.
+        let rerouted_seqs: Vec<u64> = rerouted.iter().filter_map(|d| d.stored_seq).collect();
+        let recorded = session.recorded;
+        for record in crate::persist::session_deletes(&mut session) {
+            self.persist(record);
+        }
+        if recorded {
+            for seq in rerouted_seqs {
                 self.persist(Record::Outgoing {
                     client_id: client_id.clone(),
                     seq,
                     delivery: None,
                 });
             }
-            for packet_id in &session.incoming_qos2 {
-                if let Some(packet_id) = mqtt_codec::PacketId::new(*packet_id) {
-                    self.persist(Record::IncomingQos2 {
-                        client_id: client_id.clone(),
-                        packet_id,
-                        pending: false,
-                    });
-                }
-            }
-            self.persist(Record::Session {
-                client_id: client_id.clone(),
-                session: None,
-            });
         }
         for mut delivery in rerouted {
             delivery.stored_seq = None;

@@ -1463,3 +1463,31 @@ proptest! {
         assert_healthy(&mut h, sub, publisher, b"still alive");
     }
 }
+
+// ---- Reason strings ----
+
+/// A malformed packet is answered with DISCONNECT 0x81 carrying a Reason String that says
+/// what was wrong (v5 3.14.2.2.3); a client whose Maximum Packet Size leaves no room for it
+/// gets the DISCONNECT without it [MQTT-3.14.2-3].
+#[test]
+fn malformed_packet_disconnect_carries_a_reason_string_within_the_clients_limit_mqtt_3_14_2_3() {
+    for (max_packet_size, expect_text) in [(None, true), (NonZeroU32::new(3), false)] {
+        let mut h = Harness::quiet();
+        let (c, _) = connect_v5(&mut h, "bad", |connect| {
+            connect.properties.maximum_packet_size = max_packet_size;
+        });
+        // PUBLISH with QoS bits 11 [MQTT-3.3.1-4].
+        h.send_bytes(c, b"\x36\x05\x00\x01a\x00\x01");
+        let packets = h.drain(c);
+        let [Packet::Disconnect(disconnect)] = &packets[..] else {
+            panic!("expected one DISCONNECT, got {packets:?}");
+        };
+        assert_eq!(disconnect.reason_code, ReasonCode::MalformedPacket);
+        let text = disconnect.properties.reason_string.as_ref();
+        assert_eq!(text.is_some(), expect_text, "{max_packet_size:?}: {text:?}");
+        if let Some(text) = text {
+            assert!(text.contains("QoS"), "the text names the problem: {text}");
+        }
+        assert!(h.is_gone(c));
+    }
+}
