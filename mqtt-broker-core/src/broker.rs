@@ -88,6 +88,8 @@ pub struct Broker {
     pub(crate) assigned_ids: u64,
     pub(crate) next_sys: Option<Instant>,
     pub(crate) sys_published: HashMap<&'static str, String>,
+    /// Reused by routing, so a PUBLISH allocates nothing for its list of matches.
+    pub(crate) route_scratch: Vec<crate::publish::Target>,
 }
 
 impl core::fmt::Debug for Broker {
@@ -204,6 +206,7 @@ impl Broker {
             assigned_ids: 0,
             next_sys,
             sys_published: HashMap::new(),
+            route_scratch: Vec::new(),
         };
         if let Some(at) = next_sys {
             broker.timers.push(Reverse((at, Timer::Sys)));

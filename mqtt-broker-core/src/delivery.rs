@@ -280,7 +280,10 @@ pub(crate) fn outgoing(
     v5: bool,
 ) -> Publish {
     let message = &delivery.message;
-    let mut publish = Publish::new(message.topic.clone(), message.payload.clone());
+    let mut publish = Publish::new(
+        message.topic.as_mqtt_string().clone(),
+        message.payload.clone(),
+    );
     publish.qos = delivery.qos;
     publish.retain = delivery.retain;
     publish.packet_id = packet_id;

@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mqtt_codec::{MqttString, Properties, Publish, PublishProperties, QoS, SubscriptionId};
+use mqtt_codec::{Properties, Publish, PublishProperties, QoS, SubscriptionId};
+use mqtt_topic::TopicName;
 
 /// An application message accepted from a publisher (or a will, or `$SYS`), shared by every
 /// session it goes to: fan-out clones one `Arc`, never the topic or payload.
 #[derive(Debug)]
 pub(crate) struct Message {
-    pub(crate) topic: MqttString,
+    pub(crate) topic: TopicName,
     pub(crate) payload: Bytes,
     /// The QoS it was published with.
     pub(crate) qos: QoS,
@@ -25,8 +26,8 @@ pub(crate) struct Message {
 }
 
 impl Message {
-    /// Takes over a received PUBLISH (topic alias already resolved).
-    pub(crate) fn from_publish(publish: Publish, now: Instant) -> Self {
+    /// Takes over a received PUBLISH, whose topic (alias resolved) is `topic`.
+    pub(crate) fn from_publish(publish: Publish, topic: TopicName, now: Instant) -> Self {
         let mut properties = publish.properties;
         let expires_at = properties
             .message_expiry_interval
@@ -39,7 +40,7 @@ impl Message {
             }
         }
         Self {
-            topic: publish.topic,
+            topic,
             payload: publish.payload,
             qos: publish.qos,
             retain: publish.retain,
@@ -63,7 +64,7 @@ impl Message {
 
     /// The message as a PUBLISH to store or to send, with the expiry interval that remains.
     pub(crate) fn to_publish(&self, now: Instant) -> Publish {
-        let mut publish = Publish::new(self.topic.clone(), self.payload.clone());
+        let mut publish = Publish::new(self.topic.as_mqtt_string().clone(), self.payload.clone());
         publish.qos = self.qos;
         publish.retain = self.retain;
         publish.properties = self.properties.clone();

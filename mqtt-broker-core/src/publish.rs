@@ -15,11 +15,16 @@ use crate::message::{Delivery, Message};
 use crate::session::{SessionId, Subscription};
 use crate::store::Record;
 
-/// One session's share of a message: the union of its matching subscriptions.
+/// One matching subscription of a session (a session may have several).
 #[derive(Debug)]
-struct Target {
+pub(crate) struct Target {
     session: SessionId,
     subscription: Subscription,
+}
+
+/// Topic levels, counted without splitting.
+pub(crate) fn level_count(topic: &TopicName) -> usize {
+    topic.as_str().bytes().filter(|&b| b == b'/').count() + 1
 }
 
 impl Broker {
@@ -108,12 +113,12 @@ impl Broker {
         }
 
         let topic = match TopicName::new(publish.topic.clone()) {
-            Ok(topic) if topic.levels().count() <= self.config.max_topic_levels => topic,
+            Ok(topic) if level_count(&topic) <= self.config.max_topic_levels => topic,
             _ => return self.protocol_violation(now, connection, ReasonCode::TopicNameInvalid),
         };
         let allowed = !topic.is_dollar() && self.may_publish(connection, session_id, &topic);
         let reason = if allowed {
-            let message = Message::from_publish(publish, now);
+            let message = Message::from_publish(publish, topic, now);
             if self.publish_message(now, message, Some(session_id)) == 0 {
                 ReasonCode::NoMatchingSubscribers
             } else {
@@ -192,22 +197,21 @@ impl Broker {
     /// A retained message replaces the topic's previous one; an empty payload deletes it and
     /// is not stored [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-7] (v3 3.3.1-10/11).
     fn store_retained(&mut self, now: Instant, message: &Message) {
-        let Ok(topic) = TopicName::new(message.topic.clone()) else {
-            return;
-        };
-        let durable = !message.topic.starts_with("$SYS");
+        let durable = !message.topic.as_str().starts_with("$SYS");
         if message.payload.is_empty() {
-            if self.retained.remove(&topic).is_some() && durable {
+            if self.retained.remove(&message.topic).is_some() && durable {
                 self.persist(Record::Retained {
-                    topic: message.topic.clone(),
+                    topic: message.topic.as_mqtt_string().clone(),
                     message: None,
                 });
             }
             return;
         }
         // Retained messages live long: copies, so they do not pin the receive buffers.
+        let topic = TopicName::new(copy_string(message.topic.as_mqtt_string()))
+            .unwrap_or_else(|_| message.topic.clone());
         let kept = Message {
-            topic: copy_string(&message.topic),
+            topic,
             payload: Bytes::copy_from_slice(&message.payload),
             qos: message.qos,
             retain: true,
@@ -216,11 +220,11 @@ impl Broker {
         };
         if durable {
             self.persist(Record::Retained {
-                topic: kept.topic.clone(),
+                topic: kept.topic.as_mqtt_string().clone(),
                 message: Some(kept.to_publish(now)),
             });
         }
-        let topic = TopicName::new(kept.topic.clone()).unwrap_or(topic);
+        let topic = kept.topic.clone();
         self.retained.insert(&topic, Arc::new(kept));
     }
 
@@ -233,14 +237,12 @@ impl Broker {
         message: &Arc<Message>,
         publisher: Option<SessionId>,
     ) -> usize {
-        let Ok(topic) = TopicName::new(message.topic.clone()) else {
-            return 0;
-        };
-        let mut targets: Vec<Target> = Vec::new();
+        let topic = &message.topic;
+        let mut targets = core::mem::take(&mut self.route_scratch);
         let mut shared: Vec<(SessionId, Subscription, Arc<str>)> = Vec::new();
         let sessions = &self.sessions;
         let groups = &mut self.shared_groups;
-        self.subscriptions.for_each_match(&topic, |m| match m {
+        self.subscriptions.for_each_match(topic, |m| match m {
             Match::Subscriber(&session, &subscription) => {
                 // No Local: not back to the publisher's own subscription [MQTT-3.8.3-3].
                 if !(subscription.options.no_local && publisher == Some(session)) {
@@ -301,6 +303,8 @@ impl Broker {
             self.deliver(now, session, delivery);
             delivered += 1;
         }
+        targets.clear();
+        self.route_scratch = targets;
         for (session, subscription, group) in shared {
             let mut delivery = Delivery::new(
                 message.clone(),
@@ -320,9 +324,7 @@ impl Broker {
         let Some(group_name) = delivery.shared_group.clone() else {
             return;
         };
-        let Ok(topic) = TopicName::new(delivery.message.topic.clone()) else {
-            return;
-        };
+        let topic = delivery.message.topic.clone();
         let mut chosen = None;
         let sessions = &self.sessions;
         self.subscriptions.for_each_match(&topic, |m| {
@@ -366,27 +368,28 @@ impl Broker {
         if !online && delivery.qos == QoS::AtMostOnce && !queue_qos0_offline {
             return;
         }
-        let stored = session.is_persistent() && delivery.qos > QoS::AtMostOnce;
-        let client_id = session.client_id.clone();
-        if stored && durable {
+        if durable && session.is_persistent() && delivery.qos > QoS::AtMostOnce {
             delivery.stored_seq = Some(session.next_seq);
             session.next_seq += 1;
         }
         let record = delivery.stored_seq.map(|seq| (seq, delivery.clone()));
         let dropped = session.outbound.enqueue(delivery, limits);
-        if let Some((seq, delivery)) = record {
-            if !dropped.iter().any(|d| d.stored_seq == Some(seq)) {
-                self.persist(Record::Outgoing {
-                    client_id: client_id.clone(),
-                    seq,
-                    delivery: Some(crate::store::OutgoingRecord {
-                        publish: crate::delivery::outgoing(now, &delivery, None, true),
-                        released: false,
-                    }),
-                });
+        if record.is_some() || !dropped.is_empty() {
+            let client_id = session.client_id.clone();
+            if let Some((seq, delivery)) = record {
+                if !dropped.iter().any(|d| d.stored_seq == Some(seq)) {
+                    self.persist(Record::Outgoing {
+                        client_id: client_id.clone(),
+                        seq,
+                        delivery: Some(crate::store::OutgoingRecord {
+                            publish: crate::delivery::outgoing(now, &delivery, None, true),
+                            released: false,
+                        }),
+                    });
+                }
             }
+            self.drop_deliveries(&client_id, dropped);
         }
-        self.drop_deliveries(&client_id, dropped);
         if online {
             self.pump(now, id);
         }

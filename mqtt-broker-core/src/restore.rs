@@ -35,7 +35,7 @@ impl Broker {
                     message: Some(publish),
                 } => {
                     if let Ok(name) = TopicName::new(topic.clone()) {
-                        let message = Message::from_publish(publish.clone(), now);
+                        let message = Message::from_publish(publish.clone(), name.clone(), now);
                         broker.retained.insert(&name, Arc::new(message));
                     }
                 }
@@ -82,8 +82,11 @@ impl Broker {
                 continue;
             };
             let publish = &stored.publish;
+            let Ok(topic) = TopicName::new(publish.topic.clone()) else {
+                continue;
+            };
             let mut delivery = Delivery::new(
-                Arc::new(Message::from_publish(publish.clone(), now)),
+                Arc::new(Message::from_publish(publish.clone(), topic, now)),
                 publish.qos,
                 publish.retain,
             );

@@ -67,7 +67,16 @@ impl Broker {
         let mut changed = false;
         for (filter, options) in subscribe.filters {
             let parsed = match Parsed::parse(&filter) {
-                Ok(parsed) if parsed.filter().levels().count() <= self.config.max_topic_levels => {
+                Ok(parsed)
+                    if parsed
+                        .filter()
+                        .as_str()
+                        .bytes()
+                        .filter(|&b| b == b'/')
+                        .count()
+                        + 1
+                        <= self.config.max_topic_levels =>
+                {
                     parsed
                 }
                 // 0x8F Topic Filter invalid; 3.1.1 has only 0x80 Failure [MQTT-3.9.3-2].
@@ -137,7 +146,7 @@ impl Broker {
         subscription: Subscription,
         out: &mut Vec<Delivery>,
     ) {
-        let mut expired: Vec<MqttString> = Vec::new();
+        let mut expired: Vec<mqtt_topic::TopicName> = Vec::new();
         self.retained
             .for_each_match(filter, |message: &Arc<Message>| {
                 if message.is_expired(now) {
@@ -155,13 +164,11 @@ impl Broker {
             });
         // Expired retained messages are deleted when found [MQTT-3.3.2-5].
         for topic in expired {
-            if let Ok(name) = mqtt_topic::TopicName::new(topic.clone()) {
-                self.retained.remove(&name);
-                self.persist(Record::Retained {
-                    topic,
-                    message: None,
-                });
-            }
+            self.retained.remove(&topic);
+            self.persist(Record::Retained {
+                topic: topic.into_inner(),
+                message: None,
+            });
         }
     }
 

@@ -6,7 +6,8 @@ use std::cmp::Reverse;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mqtt_codec::{MqttString, Properties, QoS};
+use mqtt_codec::{Properties, QoS};
+use mqtt_topic::TopicName;
 
 use crate::broker::Broker;
 use crate::message::Message;
@@ -105,7 +106,7 @@ impl Broker {
                 continue;
             }
             let message = Message {
-                topic: MqttString::from_static(topic),
+                topic: TopicName::from_static(topic),
                 payload: Bytes::from(value.clone().into_bytes()),
                 qos: QoS::AtMostOnce,
                 retain: true,

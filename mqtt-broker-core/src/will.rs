@@ -62,7 +62,7 @@ impl Broker {
         let Ok(topic) = TopicName::new(will.topic.clone()) else {
             return;
         };
-        if topic.is_dollar() || topic.levels().count() > self.config.max_topic_levels {
+        if topic.is_dollar() || crate::publish::level_count(&topic) > self.config.max_topic_levels {
             return;
         }
         let client = ClientInfo {
@@ -86,7 +86,7 @@ impl Broker {
             .message_expiry_interval
             .map(|secs| now + Duration::from_secs(u64::from(secs)));
         let message = Message {
-            topic: will.topic,
+            topic,
             payload: will.payload,
             qos: will.qos.min(self.config.maximum_qos),
             retain: will.retain && self.config.retain_available,
