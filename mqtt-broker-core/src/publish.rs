@@ -22,9 +22,9 @@ pub(crate) struct Target {
     subscription: Subscription,
 }
 
-/// Topic levels, counted without splitting.
-pub(crate) fn level_count(topic: &TopicName) -> usize {
-    topic.as_str().bytes().filter(|&b| b == b'/').count() + 1
+/// The levels of a topic name or filter, counted without splitting.
+pub(crate) fn level_count(topic: &str) -> usize {
+    topic.bytes().filter(|&b| b == b'/').count() + 1
 }
 
 impl Broker {
@@ -113,7 +113,7 @@ impl Broker {
         }
 
         let topic = match TopicName::new(publish.topic.clone()) {
-            Ok(topic) if level_count(&topic) <= self.config.max_topic_levels => topic,
+            Ok(topic) if level_count(topic.as_str()) <= self.config.max_topic_levels => topic,
             _ => return self.protocol_violation(now, connection, ReasonCode::TopicNameInvalid),
         };
         let allowed = !topic.is_dollar() && self.may_publish(connection, session_id, &topic);

@@ -13,7 +13,7 @@ use crate::auth::ClientInfo;
 use crate::broker::Broker;
 use crate::event::ConnectionHandle;
 use crate::message::{Delivery, Message};
-use crate::publish::copy_string;
+use crate::publish::{copy_string, level_count};
 use crate::session::{SessionId, Subscription};
 use crate::store::Record;
 
@@ -68,14 +68,7 @@ impl Broker {
         for (filter, options) in subscribe.filters {
             let parsed = match Parsed::parse(&filter) {
                 Ok(parsed)
-                    if parsed
-                        .filter()
-                        .as_str()
-                        .bytes()
-                        .filter(|&b| b == b'/')
-                        .count()
-                        + 1
-                        <= self.config.max_topic_levels =>
+                    if level_count(parsed.filter().as_str()) <= self.config.max_topic_levels =>
                 {
                     parsed
                 }

@@ -62,7 +62,9 @@ impl Broker {
         let Ok(topic) = TopicName::new(will.topic.clone()) else {
             return;
         };
-        if topic.is_dollar() || crate::publish::level_count(&topic) > self.config.max_topic_levels {
+        if topic.is_dollar()
+            || crate::publish::level_count(topic.as_str()) > self.config.max_topic_levels
+        {
             return;
         }
         let client = ClientInfo {
