@@ -5,7 +5,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use mqtt_codec::{
     Decoder, Disconnect, MqttString, Packet, ProtocolVersion, PublishAck, ReasonCode, Will,
 };
@@ -18,6 +18,7 @@ use crate::message::Message;
 use crate::session::{Session, SessionId, Subscription};
 use crate::sys::Stats;
 use crate::timer::Timer;
+use crate::transmit::WriteBuffer;
 
 /// A sans-IO MQTT broker.
 ///
@@ -83,8 +84,8 @@ pub struct Broker {
     /// The sequence number of the last record emitted, and the last one the store confirmed.
     pub(crate) last_record: u64,
     pub(crate) stored_record: u64,
-    /// Acknowledgements waiting for their records to be stored, in the order they are due.
-    pub(crate) pending_acks: VecDeque<PendingAck>,
+    /// Connections whose write buffers hold bytes back for records not yet stored.
+    pub(crate) held: Vec<ConnectionHandle>,
     pub(crate) assigned_ids: u64,
     pub(crate) next_sys: Option<Instant>,
     pub(crate) sys_published: HashMap<&'static str, String>,
@@ -112,8 +113,9 @@ pub struct SessionInfo {
     pub expiry_interval: u32,
     /// Subscriptions held.
     pub subscriptions: usize,
-    /// QoS 1/2 PUBLISHes sent on the current connection and not yet acknowledged: never
-    /// more than the client's Receive Maximum (or the configured maximum inflight).
+    /// QoS 1/2 flows counted against the client's Receive Maximum (or the configured
+    /// maximum inflight), never more: PUBLISHes sent on the current connection and not yet
+    /// acknowledged, and released QoS 2 messages awaiting PUBCOMP.
     pub inflight: usize,
     /// QoS 1/2 messages not yet acknowledged, including those of an earlier connection
     /// still to be re-sent.
@@ -125,15 +127,6 @@ pub struct SessionInfo {
     pub queued_counted: usize,
     /// Received QoS 2 packet ids awaiting PUBREL.
     pub awaiting_pubrel: usize,
-}
-
-/// An acknowledgement (PUBACK, PUBREC or PUBCOMP) held until the store confirms `seq`.
-#[derive(Debug)]
-pub(crate) struct PendingAck {
-    pub(crate) seq: u64,
-    pub(crate) connection: ConnectionHandle,
-    pub(crate) serial: u64,
-    pub(crate) packet: Packet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +148,7 @@ pub(crate) struct Connection {
     pub(crate) username: Option<MqttString>,
     pub(crate) will: Option<Will>,
     /// Encoded packets waiting for the adapter's writer.
-    pub(crate) out: BytesMut,
-    /// An [`Event::Transmit`] was raised and the bytes not pulled yet.
-    pub(crate) notified: bool,
+    pub(crate) out: WriteBuffer,
     pub(crate) opened_at: Instant,
     pub(crate) last_packet: Instant,
     /// 1.5 times the keep alive in force [MQTT-3.1.2-24]; `None` while it is off.
@@ -202,7 +193,7 @@ impl Broker {
             next_serial: 0,
             last_record: 0,
             stored_record: 0,
-            pending_acks: VecDeque::new(),
+            held: Vec::new(),
             assigned_ids: 0,
             next_sys,
             sys_published: HashMap::new(),
@@ -275,8 +266,7 @@ impl Broker {
             session: None,
             username: None,
             will: None,
-            out: BytesMut::new(),
-            notified: false,
+            out: WriteBuffer::default(),
             opened_at: now,
             last_packet: now,
             keep_alive_limit: None,
@@ -479,63 +469,6 @@ impl Broker {
         );
     }
 
-    /// Encodes `packet` into the connection's write buffer and signals the adapter.
-    pub(crate) fn send(&mut self, connection: ConnectionHandle, packet: &Packet) {
-        let Some(conn) = self
-            .connections
-            .get_mut(connection.0)
-            .and_then(Option::as_mut)
-        else {
-            return;
-        };
-        if conn.state == ConnectionState::Closing {
-            return;
-        }
-        // Packets the broker builds are valid; a failure is a bug, and dropping the packet
-        // is safer than panicking in a shared broker.
-        if packet.encode(conn.version, &mut conn.out).is_ok() {
-            self.stats.messages_sent += 1;
-        }
-        Self::notify(&mut self.events, connection, conn);
-    }
-
-    pub(crate) fn notify(
-        events: &mut VecDeque<Event>,
-        handle: ConnectionHandle,
-        conn: &mut Connection,
-    ) {
-        if !conn.notified && !conn.out.is_empty() {
-            conn.notified = true;
-            events.push_back(Event::Transmit(handle));
-        }
-    }
-
-    /// The next output. Drain it after every input.
-    #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    /// Everything waiting to be written to `connection`, in one buffer; `None` when nothing
-    /// is. Pull when the socket can take more: taking the bytes makes room for queued
-    /// messages, which may raise [`Event::Transmit`] again.
-    #[must_use]
-    pub fn poll_transmit(&mut self, now: Instant, connection: ConnectionHandle) -> Option<Bytes> {
-        let conn = self.connections.get_mut(connection.0)?.as_mut()?;
-        conn.notified = false;
-        if conn.out.is_empty() {
-            return None;
-        }
-        let bytes = conn.out.split().freeze();
-        self.stats.bytes_sent += bytes.len() as u64;
-        if let Some(session) = conn.session {
-            if conn.state == ConnectionState::Connected {
-                self.pump(now, session);
-            }
-        }
-        Some(bytes)
-    }
-
     /// The socket of `connection` is closed: after an [`Event::Close`], or because the
     /// network failed or the client went away (then its will is published
     /// [MQTT-3.1.2-8]). The handle is free for reuse afterwards.
@@ -577,12 +510,14 @@ impl Broker {
         disconnect_reason: Option<ReasonCode>,
         explanation: Option<&str>,
     ) {
-        let Some(conn) = self.connection(connection) else {
+        let stored = self.stored_record;
+        let Some(conn) = self.connection_mut(connection) else {
             return;
         };
         if conn.state == ConnectionState::Closing {
             return;
         }
+        conn.out.discard_held(stored);
         if let Some(code) = disconnect_reason {
             // Only after CONNACK: before it the refusal is a CONNACK [MQTT-3.2.0-1].
             if conn.is_v5()
@@ -654,48 +589,6 @@ impl Broker {
                     Some(ReasonCode::ServerShuttingDown),
                 );
             }
-        }
-    }
-
-    /// The store has durably written every record up to `seq`: acknowledgements waiting
-    /// for them are sent.
-    pub fn handle_stored(&mut self, seq: u64) {
-        self.stored_record = self.stored_record.max(seq.min(self.last_record));
-        while let Some(ack) = self.pending_acks.front() {
-            if ack.seq > self.stored_record {
-                break;
-            }
-            let ack = self.pending_acks.pop_front().expect("front exists");
-            if self.connection(ack.connection).map(|c| c.serial) == Some(ack.serial) {
-                self.send(ack.connection, &ack.packet);
-                self.complete_inbound(ack.connection, &ack.packet);
-            }
-        }
-    }
-
-    /// Sends an acknowledgement of the client's QoS 1/2 flow once every record so far is
-    /// stored: it is the broker's promise that the message is safe.
-    pub(crate) fn send_ack(&mut self, connection: ConnectionHandle, packet: Packet) {
-        if self.last_record > self.stored_record || !self.pending_acks.is_empty() {
-            let serial = self.connection(connection).map_or(0, |c| c.serial);
-            self.pending_acks.push_back(PendingAck {
-                seq: self.last_record,
-                connection,
-                serial,
-                packet,
-            });
-            return;
-        }
-        self.send(connection, &packet);
-        self.complete_inbound(connection, &packet);
-    }
-
-    /// A PUBACK or PUBCOMP returns one unit of the client's send quota [MQTT-4.9.0-3].
-    fn complete_inbound(&mut self, connection: ConnectionHandle, packet: &Packet) {
-        if let (Some(conn), Packet::PubAck(_) | Packet::PubComp(_)) =
-            (self.connection_mut(connection), packet)
-        {
-            conn.inbound_inflight = conn.inbound_inflight.saturating_sub(1);
         }
     }
 

@@ -38,9 +38,14 @@ impl Broker {
             return;
         }
         let v5 = conn.is_v5();
+        let start = conn.out.len();
+        // `max_pending_write_bytes` 0 still lets one packet through at a time.
+        let max_pending = max_pending.max(1);
         let mut records = Vec::new();
         let mut dropped = 0;
         let mut sent = 0;
+        // The last record the bytes written here depend on.
+        let mut after_record = 0;
         // Unacknowledged PUBLISHes of an earlier connection go first, with DUP 1, their
         // original packet ids and order [MQTT-4.4.0-1], within the window [MQTT-3.3.4-9].
         while conn.out.len() < max_pending
@@ -52,9 +57,10 @@ impl Broker {
             let mut publish = outgoing(now, &inflight.delivery, Some(inflight.packet_id), v5);
             publish.dup = true; // [MQTT-3.3.1-1]
             let packet_id = inflight.packet_id;
+            after_record = after_record.max(inflight.delivery.message.after_record);
             let publish = Packet::Publish(publish);
             if publish.encoded_len(conn.version) <= conn.max_packet_size as usize
-                && publish.encode(conn.version, &mut conn.out).is_ok()
+                && publish.encode(conn.version, &mut conn.out.bytes).is_ok()
             {
                 sent += 1;
             } else {
@@ -94,24 +100,27 @@ impl Broker {
             // Never more than the client's Maximum Packet Size: drop it as if sent
             // [MQTT-3.1.2-24], [MQTT-3.1.2-25].
             if publish.encoded_len(conn.version) > conn.max_packet_size as usize
-                || publish.encode(conn.version, &mut conn.out).is_err()
+                || publish.encode(conn.version, &mut conn.out.bytes).is_err()
             {
                 dropped += 1;
                 records.extend(delivery.stored_seq.map(|seq| (seq, None)));
                 continue;
             }
             sent += 1;
+            after_record = after_record.max(delivery.message.after_record);
             if let Some(packet_id) = packet_id {
                 let state = if delivery.qos == QoS::AtLeastOnce {
                     Awaiting::PubAck
                 } else {
                     Awaiting::PubRec
                 };
-                if let (Some(seq), Packet::Publish(publish)) = (delivery.stored_seq, &publish) {
+                if let Some(seq) = delivery.stored_seq {
+                    // Recorded with every v5 property, whatever this connection speaks: a
+                    // later connection of the session may be v5.
                     records.push((
                         seq,
                         Some(OutgoingRecord {
-                            publish: publish.clone(),
+                            publish: outgoing(now, &delivery, Some(packet_id), true),
                             released: false,
                         }),
                     ));
@@ -121,7 +130,6 @@ impl Broker {
                     .push_inflight(packet_id, delivery, state, true);
             }
         }
-        Self::notify(&mut self.events, handle, conn);
         self.stats.messages_sent += sent;
         self.stats.publish_sent += sent;
         self.stats.publish_dropped += dropped;
@@ -134,7 +142,10 @@ impl Broker {
                     delivery,
                 });
             }
+            // A PUBLISH in flight keeps its packet id across a restart [MQTT-4.4.0-1].
+            after_record = after_record.max(self.last_record);
         }
+        self.written(handle, start, after_record);
     }
 
     /// On session resume the PUBRELs of messages that had their PUBREC go again, in
@@ -153,7 +164,7 @@ impl Broker {
             .map(|inflight| Packet::PubRel(PublishAck::new(inflight.packet_id)))
             .collect();
         for packet in &pubrels {
-            self.send(handle, packet);
+            self.send_ack(handle, packet);
         }
     }
 
@@ -197,9 +208,17 @@ impl Broker {
     ) {
         let v5 = self.connection(connection).is_some_and(|c| c.is_v5());
         let Some(index) = self.inflight_index(id, ack.packet_id, Awaiting::PubRec) else {
-            // Unknown packet id: PUBREL 0x92 [MQTT-4.3.3 context, v5 3.6.2.1].
-            let reason = ReasonCode::PacketIdentifierNotFound;
-            self.send(
+            // A repeated PUBREC of a message already released gets its PUBREL again
+            // [MQTT-4.3.3-4]; an unknown packet id gets PUBREL 0x92 (v5 3.6.2.1).
+            let reason = if self
+                .inflight_index(id, ack.packet_id, Awaiting::PubComp)
+                .is_some()
+            {
+                ReasonCode::Success
+            } else {
+                ReasonCode::PacketIdentifierNotFound
+            };
+            self.send_ack(
                 connection,
                 &Packet::PubRel(Self::ack_with(ack.packet_id, reason, v5)),
             );
@@ -213,10 +232,9 @@ impl Broker {
         let Some(session) = self.session_mut(id) else {
             return;
         };
-        let inflight = &mut session.outbound.inflight[index];
-        inflight.state = Awaiting::PubComp;
+        let inflight = session.outbound.mark_released(index);
         let record = inflight.delivery.stored_seq.map(|seq| {
-            let publish = outgoing(now, &inflight.delivery, Some(inflight.packet_id), v5);
+            let publish = outgoing(now, &inflight.delivery, Some(inflight.packet_id), true);
             (seq, publish)
         });
         let client_id = session.client_id.clone();
@@ -230,7 +248,8 @@ impl Broker {
                 }),
             });
         }
-        self.send(connection, &Packet::PubRel(PublishAck::new(ack.packet_id)));
+        // After the "released" record: the PUBLISH is never sent again [MQTT-4.3.3-6].
+        self.send_ack(connection, &Packet::PubRel(PublishAck::new(ack.packet_id)));
     }
 
     pub(crate) fn handle_pubcomp(&mut self, now: Instant, id: SessionId, ack: &PublishAck) {
@@ -251,7 +270,8 @@ impl Broker {
         let Some(session) = self.session_mut(id) else {
             return;
         };
-        let reason = if session.incoming_qos2.remove(&ack.packet_id.get()) {
+        let released = session.incoming_qos2.remove(&ack.packet_id.get());
+        let reason = if released {
             if session.is_persistent() {
                 let client_id = session.client_id.clone();
                 self.persist(Record::IncomingQos2 {
@@ -266,8 +286,12 @@ impl Broker {
         };
         self.send_ack(
             connection,
-            Packet::PubComp(Self::ack_with(ack.packet_id, reason, v5)),
+            &Packet::PubComp(Self::ack_with(ack.packet_id, reason, v5)),
         );
+        // Only the PUBCOMP of a flow this broker counted returns quota [MQTT-3.3.4-7].
+        if released {
+            self.return_quota(connection);
+        }
     }
 }
 

@@ -42,6 +42,7 @@ mod store;
 mod subscribe;
 mod sys;
 mod timer;
+mod transmit;
 mod will;
 
 pub use auth::{AllowAll, AuthError, Authenticator, ClientInfo, Credentials};

@@ -23,6 +23,9 @@ pub(crate) struct Message {
     pub(crate) properties: Properties<PublishProperties>,
     /// When the v5 Message Expiry Interval runs out [MQTT-3.3.2-5].
     pub(crate) expires_at: Option<Instant>,
+    /// The record that must be stored before the message may reach a subscriber (the
+    /// publisher's QoS 2 packet id); 0 for none.
+    pub(crate) after_record: u64,
 }
 
 impl Message {
@@ -46,6 +49,7 @@ impl Message {
             retain: publish.retain,
             properties,
             expires_at,
+            after_record: 0,
         }
     }
 

@@ -106,7 +106,7 @@ impl Broker {
             if let Some(id) = packet_id {
                 self.send_ack(
                     connection,
-                    Packet::PubRec(Self::ack_with(id, ReasonCode::Success, v5)),
+                    &Packet::PubRec(Self::ack_with(id, ReasonCode::Success, v5)),
                 );
             }
             return;
@@ -117,8 +117,29 @@ impl Broker {
             _ => return self.protocol_violation(now, connection, ReasonCode::TopicNameInvalid),
         };
         let allowed = !topic.is_dollar() && self.may_publish(connection, session_id, &topic);
+        // A 3.1.1 client cannot be told of a refusal: its QoS 2 flow runs as usual.
+        if let (QoS::ExactlyOnce, Some(id), true) = (qos, packet_id, allowed || !v5) {
+            // PUBREC state is kept until PUBREL [MQTT-4.3.3-10], and recorded before the
+            // message is forwarded: after a restart a repeated PUBLISH is still known.
+            if let Some(session) = self.session_mut(session_id) {
+                session.incoming_qos2.insert(id.get());
+                if session.is_persistent() {
+                    let client_id = session.client_id.clone();
+                    self.persist(Record::IncomingQos2 {
+                        client_id,
+                        packet_id: id,
+                        pending: true,
+                    });
+                }
+            }
+        }
         let reason = if allowed {
-            let message = Message::from_publish(publish, topic, now);
+            let mut message = Message::from_publish(publish, topic, now);
+            if qos == QoS::ExactlyOnce {
+                // Forwarded only once its packet id is stored: after a restart, a repeated
+                // PUBLISH must be known as a repeat [MQTT-4.3.3-10].
+                message.after_record = self.last_record;
+            }
             if self.publish_message(now, message, Some(session_id)) == 0 {
                 ReasonCode::NoMatchingSubscribers
             } else {
@@ -134,31 +155,20 @@ impl Broker {
         let Some(id) = packet_id else {
             return;
         };
+        let ack = Self::ack_with(id, reason, v5);
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {
-                self.send_ack(connection, Packet::PubAck(Self::ack_with(id, reason, v5)));
+                self.send_ack(connection, &Packet::PubAck(ack));
+                self.return_quota(connection);
             }
             QoS::ExactlyOnce => {
-                // A 3.1.1 client cannot be told of a refusal: its flow runs as usual.
-                if !v5 || !reason.is_error() {
-                    // PUBREC state is kept until PUBREL [MQTT-4.3.3-10].
-                    if let Some(session) = self.session_mut(session_id) {
-                        session.incoming_qos2.insert(id.get());
-                        if session.is_persistent() {
-                            let client_id = session.client_id.clone();
-                            self.persist(Record::IncomingQos2 {
-                                client_id,
-                                packet_id: id,
-                                pending: true,
-                            });
-                        }
-                    }
-                } else if let Some(conn) = self.connection_mut(connection) {
-                    // A PUBREC with an error ends the flow: the quota comes back [MQTT-4.9.0-3].
-                    conn.inbound_inflight = conn.inbound_inflight.saturating_sub(1);
+                self.send_ack(connection, &Packet::PubRec(ack));
+                if v5 && reason.is_error() {
+                    // A PUBREC with an error ends the flow: the quota comes back
+                    // (v5 section 4.9).
+                    self.return_quota(connection);
                 }
-                self.send_ack(connection, Packet::PubRec(Self::ack_with(id, reason, v5)));
             }
         }
     }
@@ -217,6 +227,7 @@ impl Broker {
             retain: true,
             properties: message.properties.clone(),
             expires_at: message.expires_at,
+            after_record: 0,
         };
         if durable {
             self.persist(Record::Retained {

@@ -219,16 +219,17 @@ impl Outbound {
         state: Awaiting,
         sent: bool,
     ) {
-        if sent {
+        let in_window = sent || state == Awaiting::PubComp;
+        if in_window {
             self.in_window += 1;
-        } else if state != Awaiting::PubComp {
+        } else {
             self.unsent += 1;
         }
         self.inflight.push_back(Inflight {
             packet_id,
             delivery,
             state,
-            in_window: sent,
+            in_window,
         });
     }
 
@@ -236,20 +237,37 @@ impl Outbound {
         let done = self.inflight.remove(index)?;
         if done.in_window {
             self.in_window -= 1;
-        } else if done.state != Awaiting::PubComp {
+        } else {
             self.unsent -= 1;
         }
         Some(done)
     }
 
+    /// PUBREC received for the inflight entry at `index`: only the PUBREL remains. An entry
+    /// still waiting to be re-sent no longer needs it.
+    pub(crate) fn mark_released(&mut self, index: usize) -> &Inflight {
+        let entry = &mut self.inflight[index];
+        if !entry.in_window && entry.state != Awaiting::PubComp {
+            self.unsent -= 1;
+            // The PUBREL it gets now counts against the window like the others.
+            entry.in_window = true;
+            self.in_window += 1;
+        }
+        entry.state = Awaiting::PubComp;
+        entry
+    }
+
     /// A new connection: its Receive Maximum quota starts full and every unacknowledged
-    /// PUBLISH is to be re-sent [MQTT-4.4.0-1] (PUBRELs are re-sent at once, outside it).
+    /// PUBLISH is to be re-sent [MQTT-4.4.0-1]. PUBRELs are re-sent at once and count
+    /// against the window until their PUBCOMP, so flows cannot pile up across reconnects.
     pub(crate) fn reset_window(&mut self) {
         self.in_window = 0;
         self.unsent = 0;
         for inflight in &mut self.inflight {
-            inflight.in_window = false;
-            if inflight.state != Awaiting::PubComp {
+            inflight.in_window = inflight.state == Awaiting::PubComp;
+            if inflight.in_window {
+                self.in_window += 1;
+            } else {
                 self.unsent += 1;
             }
         }
@@ -260,10 +278,7 @@ impl Outbound {
         if self.unsent == 0 {
             return None;
         }
-        let entry = self
-            .inflight
-            .iter_mut()
-            .find(|i| !i.in_window && i.state != Awaiting::PubComp)?;
+        let entry = self.inflight.iter_mut().find(|i| !i.in_window)?;
         entry.in_window = true;
         self.unsent -= 1;
         self.in_window += 1;

@@ -116,14 +116,16 @@ impl Broker {
                 self.collect_retained(now, filter, subscription, &mut retained);
             }
         }
-        // One reason code (the codec writes 3.1.1's 0x80 Failure for every refusal) per filter, in order [MQTT-3.8.4-4], [MQTT-3.9.3-1].
-        self.send(
-            connection,
-            &Packet::SubAck(SubAck::new(subscribe.packet_id, codes)),
-        );
+        // The session record first: the SUBACK promises the subscription, across a restart
+        // too. One reason code per filter, in order [MQTT-3.8.4-4], [MQTT-3.9.3-1]; the
+        // codec writes 3.1.1's 0x80 Failure for every refusal.
         if changed {
             self.record_session(session_id);
         }
+        self.send_ack(
+            connection,
+            &Packet::SubAck(SubAck::new(subscribe.packet_id, codes)),
+        );
         for delivery in retained {
             self.deliver(now, session_id, delivery);
         }
@@ -197,7 +199,7 @@ impl Broker {
         }
         // 3.1.1 UNSUBACK has no reason codes; the codec leaves them out.
         let unsuback = UnsubAck::new(unsubscribe.packet_id, codes);
-        self.send(connection, &Packet::UnsubAck(unsuback));
+        self.send_ack(connection, &Packet::UnsubAck(unsuback));
     }
 
     /// Adds a subscription of session `id`, as restored from a record.

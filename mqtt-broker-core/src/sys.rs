@@ -112,6 +112,7 @@ impl Broker {
                 retain: true,
                 properties: Properties::default(),
                 expires_at: None,
+                after_record: 0,
             };
             self.sys_published.insert(topic, value);
             self.publish_message(now, message, None);

@@ -94,6 +94,7 @@ impl Broker {
             retain: will.retain && self.config.retain_available,
             properties,
             expires_at,
+            after_record: 0,
         };
         self.stats.wills_published += 1;
         self.publish_message(now, message, None);

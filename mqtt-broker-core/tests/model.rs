@@ -761,6 +761,7 @@ impl Model {
     /// Checks one PUBLISH against the model and queues the client's answer.
     fn delivered(&mut self, c: usize, p: &Publish) {
         let step = self.step;
+        let durable = self.h.broker.config().durable;
         let fail = |what: String| -> ! { panic!("step {step} client {}: {what}", CLIENT_IDS[c]) };
         let payload: u32 = std::str::from_utf8(&p.payload)
             .ok()
@@ -795,7 +796,13 @@ impl Model {
                 "QoS 2 message {payload} sent again after PUBREC [MQTT-4.3.3-6]: {p:?}"
             ));
         }
-        if p.dup {
+        // With a durable store, a PUBLISH written while its record was not yet stored may be
+        // held back and lost with its connection: the broker re-sends it with DUP 1 (it
+        // attempted the delivery [MQTT-3.3.1-1]) although the client never saw it.
+        let first_sight = !session.received.contains(&payload)
+            && p.packet_id
+                .is_none_or(|id| !session.incoming.contains_key(&id.get()));
+        if p.dup && !(durable && first_sight) {
             // A re-delivery of an unacknowledged PUBLISH, with its original packet id
             // [MQTT-4.4.0-1].
             let id = p.packet_id.map_or(0, |id| id.get());
