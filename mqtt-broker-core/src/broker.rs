@@ -1,7 +1,6 @@
 //! The broker: the state machine the adapter drives, and the connection table.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,7 +76,7 @@ pub struct Broker {
     pub(crate) shared_groups: HashMap<String, (usize, Arc<str>)>,
     pub(crate) retained: RetainedIndex<Arc<Message>>,
     pub(crate) events: VecDeque<Event>,
-    pub(crate) timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    pub(crate) timers: BTreeSet<(Instant, Timer)>,
     pub(crate) stats: Stats,
     pub(crate) started: Instant,
     next_serial: u64,
@@ -187,7 +186,7 @@ impl Broker {
             shared_groups: HashMap::new(),
             retained: RetainedIndex::new(),
             events: VecDeque::new(),
-            timers: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             stats: Stats::default(),
             started: now,
             next_serial: 0,
@@ -200,7 +199,7 @@ impl Broker {
             route_scratch: Vec::new(),
         };
         if let Some(at) = next_sys {
-            broker.timers.push(Reverse((at, Timer::Sys)));
+            broker.timers.insert((at, Timer::Sys));
         }
         broker
     }
@@ -325,6 +324,10 @@ impl Broker {
 
     pub(crate) fn remove_session_slot(&mut self, id: SessionId) -> Option<Session> {
         let session = self.sessions.get_mut(id as usize)?.take()?;
+        if let Some(at) = session.timer_armed {
+            self.timers
+                .remove(&(at, Timer::Session(id, session.serial)));
+        }
         self.session_ids.remove(&session.client_id);
         self.free_sessions.push(id);
         Some(session)
@@ -479,10 +482,16 @@ impl Broker {
         if conn.state != ConnectionState::Closing {
             self.go_offline(now, connection, true);
         }
-        if let Some(slot) = self.connections.get_mut(connection.0) {
-            if slot.take().is_some() {
-                self.free_connections.push(connection.0);
+        if let Some(conn) = self
+            .connections
+            .get_mut(connection.0)
+            .and_then(Option::take)
+        {
+            if let Some(at) = conn.timer_at {
+                self.timers
+                    .remove(&(at, Timer::Connection(connection, conn.serial)));
             }
+            self.free_connections.push(connection.0);
         }
     }
 

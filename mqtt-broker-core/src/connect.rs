@@ -251,8 +251,8 @@ impl Broker {
     }
 
     /// DISCONNECT from the client: the will is discarded [MQTT-3.14.4-3], unless a v5
-    /// client asks for it with 0x04; a v5 client may change its session expiry, except
-    /// from 0 (v5 3.14.2.2.2).
+    /// client sends another reason code than 0x00; a v5 client may change its session
+    /// expiry, except from 0 (v5 3.14.2.2.2).
     pub(crate) fn handle_disconnect(
         &mut self,
         now: Instant,
@@ -278,8 +278,10 @@ impl Broker {
                 }
             }
         }
+        // Only Normal Disconnection (0x00) discards the will [MQTT-3.14.4-3]; 0x04 asks for
+        // it and any error code leaves it to be published [MQTT-3.1.2-8].
         let will = self.connection_mut(handle).and_then(|c| c.will.take());
-        if disconnect.reason_code == ReasonCode::DisconnectWithWillMessage {
+        if disconnect.reason_code != ReasonCode::Success {
             if let Some(will) = will {
                 let username = self.connection(handle).and_then(|c| c.username.clone());
                 self.schedule_will(now, session_id, will, username);

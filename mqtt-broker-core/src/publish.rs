@@ -372,6 +372,7 @@ impl Broker {
         let limits = self.queue_limits();
         let queue_qos0_offline = self.config.queue_qos0_offline;
         let durable = self.config.durable;
+        let max_pending = self.config.max_pending_write_bytes.max(1);
         let Some(session) = self.sessions.get_mut(id as usize).and_then(Option::as_mut) else {
             return;
         };
@@ -384,7 +385,20 @@ impl Broker {
             session.next_seq += 1;
         }
         let record = delivery.stored_seq.map(|seq| (seq, delivery.clone()));
-        let dropped = session.outbound.enqueue(delivery, limits);
+        // A delivery that goes out at once is not held to the queue limits: they bound
+        // what waits, not what passes [MQTT-4.5.0-1 context].
+        let goes_out_now = session.connection.is_some_and(|handle| {
+            session.outbound.queue.is_empty()
+                && session.outbound.unsent() == 0
+                && self.connections[handle.0].as_ref().is_some_and(|conn| {
+                    conn.out.len() < max_pending
+                        && (delivery.qos == QoS::AtMostOnce
+                            || session.outbound.in_window() < usize::from(conn.send_quota))
+                })
+        });
+        let dropped = session
+            .outbound
+            .enqueue(delivery, (!goes_out_now).then_some(limits));
         if record.is_some() || !dropped.is_empty() {
             let client_id = session.client_id.clone();
             if let Some((seq, delivery)) = record {

@@ -71,7 +71,6 @@ impl Broker {
             }
         }
         outgoing.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let limits = broker.queue_limits();
         for (client_id, seq, stored) in outgoing {
             let Some(session) = broker
                 .session_ids
@@ -108,10 +107,9 @@ impl Broker {
                         .push_inflight(packet_id, delivery, state, false);
                 }
                 None => {
-                    // Stored within the limits; if the limits shrank since, the excess goes
-                    // as it would have (oldest QoS 0 first; its record is left to expire
-                    // with the session).
-                    let _ = session.outbound.enqueue(delivery, limits);
+                    // Stored within the limits (or exempt from them, as retained messages
+                    // sent for a new subscription): all of them come back.
+                    session.outbound.enqueue(delivery, None);
                 }
             }
         }

@@ -141,13 +141,27 @@ pub(crate) struct QueueLimits {
 }
 
 impl Outbound {
-    /// Queues `delivery` within `limits`. When full, the oldest queued QoS 0 messages make
-    /// room for a QoS 1 or 2 one; a QoS 0 message, or one nothing can make room for, is
-    /// refused. Returns what was dropped (usually nothing).
-    pub(crate) fn enqueue(&mut self, delivery: Delivery, limits: QueueLimits) -> Vec<Delivery> {
+    /// Queues `delivery` within `limits` (`None`: without limits, for a delivery that
+    /// goes out at once or one restored from the store). When full, the oldest queued QoS 0
+    /// messages make room for a QoS 1 or 2 one; a QoS 0 message, or one nothing can make
+    /// room for, is refused. Returns what was dropped (usually nothing).
+    pub(crate) fn enqueue(
+        &mut self,
+        delivery: Delivery,
+        limits: Option<QueueLimits>,
+    ) -> Vec<Delivery> {
         let mut dropped = Vec::new();
         if !delivery.from_retained {
             let bytes = delivery.queued_bytes();
+            let limits = limits.unwrap_or(QueueLimits {
+                max_messages: usize::MAX,
+                max_bytes: 0,
+            });
+            // Larger than the byte limit on its own: nothing can make room for it.
+            if limits.max_bytes > 0 && bytes > limits.max_bytes {
+                dropped.push(delivery);
+                return dropped;
+            }
             while self.counted >= limits.max_messages
                 || (limits.max_bytes > 0 && self.counted_bytes + bytes > limits.max_bytes)
             {
@@ -231,6 +245,23 @@ impl Outbound {
             state,
             in_window,
         });
+    }
+
+    /// Removes the inflight messages `take` picks, in order.
+    pub(crate) fn take_inflight(
+        &mut self,
+        mut take: impl FnMut(&Inflight) -> bool,
+    ) -> Vec<Delivery> {
+        let mut taken = Vec::new();
+        let mut index = 0;
+        while index < self.inflight.len() {
+            if take(&self.inflight[index]) {
+                taken.extend(self.remove_inflight(index).map(|i| i.delivery));
+            } else {
+                index += 1;
+            }
+        }
+        taken
     }
 
     pub(crate) fn remove_inflight(&mut self, index: usize) -> Option<Inflight> {

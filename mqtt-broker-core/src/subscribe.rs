@@ -1,6 +1,7 @@
 //! SUBSCRIBE and UNSUBSCRIBE: filters, shared subscriptions, authorisation, and the
 //! retained messages a new subscription receives (v5 sections 3.8 to 3.11).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -126,6 +127,21 @@ impl Broker {
             connection,
             &Packet::SubAck(SubAck::new(subscribe.packet_id, codes)),
         );
+        // A retained message still queued for this session from an earlier subscription is
+        // not queued again: the backlog of retained messages stays within the retained store,
+        // however often a client subscribes.
+        if !retained.is_empty() {
+            if let Some(session) = self.session(session_id) {
+                let queued: HashSet<usize> = session
+                    .outbound
+                    .queue
+                    .iter()
+                    .filter(|d| d.from_retained)
+                    .map(|d| Arc::as_ptr(&d.message) as usize)
+                    .collect();
+                retained.retain(|d| !queued.contains(&(Arc::as_ptr(&d.message) as usize)));
+            }
+        }
         for delivery in retained {
             self.deliver(now, session_id, delivery);
         }

@@ -2,7 +2,6 @@
 //! messages at [`Config::sys_interval`](crate::Config::sys_interval) when their value
 //! changed.
 
-use std::cmp::Reverse;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -119,6 +118,6 @@ impl Broker {
         }
         let next = now + interval;
         self.next_sys = Some(next);
-        self.timers.push(Reverse((next, Timer::Sys)));
+        self.timers.insert((next, Timer::Sys));
     }
 }

@@ -1,9 +1,8 @@
-//! Deadlines. The heap holds at most one entry per connection and per session timer; an
-//! entry is checked against the owner's current deadline when it comes due, and pushed
-//! again if the deadline moved (a keep alive refreshed by traffic), so traffic never touches
-//! the heap.
+//! Deadlines, in an ordered set with at most one entry per connection and per session: an
+//! entry is checked against its owner's current deadline when it comes due and armed again
+//! if the deadline moved (a keep alive refreshed by traffic), so traffic never touches the
+//! set; an owner that goes removes its entry.
 
-use std::cmp::Reverse;
 use std::time::Instant;
 
 use crate::broker::{Broker, ConnectionState};
@@ -29,18 +28,18 @@ impl Broker {
     /// sleeps until it never spins.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        self.timers.first().map(|&(at, _)| at)
     }
 
     /// Time has passed: closes connections that sent nothing for 1.5 times their keep alive
     /// [MQTT-3.1.2-24], ends expired sessions, publishes delayed wills and `$SYS` topics.
     /// Calling it before the deadline does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+        while let Some(&(at, timer)) = self.timers.first() {
             if at > now {
                 break;
             }
-            self.timers.pop();
+            self.timers.pop_first();
             match timer {
                 Timer::Connection(handle, serial) => {
                     self.connection_timer(now, handle, serial, at);
@@ -95,10 +94,12 @@ impl Broker {
         if conn.timer_at.is_some_and(|armed| armed <= at) {
             return;
         }
-        conn.timer_at = Some(at);
         let serial = conn.serial;
-        self.timers
-            .push(Reverse((at, Timer::Connection(handle, serial))));
+        if let Some(old) = conn.timer_at.replace(at) {
+            self.timers
+                .remove(&(old, Timer::Connection(handle, serial)));
+        }
+        self.timers.insert((at, Timer::Connection(handle, serial)));
     }
 
     /// Makes sure the session's timer fires by `at`. A session keeps one entry in the heap:
@@ -110,9 +111,11 @@ impl Broker {
         if session.timer_armed.is_some_and(|armed| armed <= at) {
             return;
         }
-        session.timer_armed = Some(at);
         let serial = session.serial;
-        self.timers.push(Reverse((at, Timer::Session(id, serial))));
+        if let Some(old) = session.timer_armed.replace(at) {
+            self.timers.remove(&(old, Timer::Session(id, serial)));
+        }
+        self.timers.insert((at, Timer::Session(id, serial)));
     }
 
     fn session_timer(&mut self, now: Instant, id: SessionId, serial: u64, at: Instant) {

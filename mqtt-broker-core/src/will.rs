@@ -120,7 +120,13 @@ impl Broker {
         for (filter, _) in session.subscriptions.drain() {
             self.remove_subscription(id, &filter);
         }
-        let rerouted = session.outbound.take_queued(|d| d.shared_group.is_some());
+        // Messages of shared subscriptions it had not acknowledged go to another member
+        // (v5 section 4.8.2): queued ones, and QoS 1 ones in flight. A QoS 2 message in
+        // flight goes to nobody else [MQTT-4.8.2-5].
+        let mut rerouted = session.outbound.take_inflight(|i| {
+            i.delivery.shared_group.is_some() && i.state == crate::session::Awaiting::PubAck
+        });
+        rerouted.extend(session.outbound.take_queued(|d| d.shared_group.is_some()));
         let client_id = session.client_id.clone();
         // Queued deliveries handed to other members lose their store keys: deleted here.
         let rerouted_seqs: Vec<u64> = rerouted.iter().filter_map(|d| d.stored_seq).collect();
