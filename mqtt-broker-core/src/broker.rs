@@ -25,7 +25,9 @@ use crate::transmit::WriteBuffer;
 /// come in four groups:
 ///
 /// - **Getters** (`&self`): [`config`](Self::config), [`stats`](Self::stats),
-///   [`session_count`](Self::session_count), [`connection_count`](Self::connection_count).
+///   [`session_count`](Self::session_count), [`connection_count`](Self::connection_count),
+///   [`session_info`](Self::session_info), and [`wants_read`](Self::wants_read), which
+///   tells the adapter to stop reading from a client that does not read its answers.
 /// - **Inputs** (`handle_*`): [`handle_connection_opened`](Self::handle_connection_opened),
 ///   [`handle_read`](Self::handle_read) with the bytes a socket delivered,
 ///   [`handle_closed`](Self::handle_closed) when a socket is gone,
@@ -71,9 +73,10 @@ pub struct Broker {
     free_sessions: Vec<SessionId>,
     pub(crate) session_ids: HashMap<MqttString, SessionId>,
     pub(crate) subscriptions: SubscriptionTree<SessionId, Subscription>,
-    /// Round-robin position and name of each shared subscription group, by
-    /// `{share name}/{filter}`.
-    pub(crate) shared_groups: HashMap<String, (usize, Arc<str>)>,
+    /// Each shared subscription group with members, by `$share/{name}/{filter}`.
+    pub(crate) shared_groups: HashMap<String, SharedCursor>,
+    /// Reused to build group keys while routing.
+    pub(crate) share_key: String,
     pub(crate) retained: RetainedIndex<Arc<Message>>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) timers: BTreeSet<(Instant, Timer)>,
@@ -100,6 +103,17 @@ impl core::fmt::Debug for Broker {
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
+}
+
+/// A shared subscription group's round-robin position.
+#[derive(Debug)]
+pub(crate) struct SharedCursor {
+    /// The member index to try first for the next message.
+    pub(crate) next: usize,
+    /// `$share/{name}/{filter}`, shared by the deliveries routed through the group.
+    pub(crate) name: Arc<str>,
+    /// Members, so the entry goes with the last one.
+    pub(crate) members: usize,
 }
 
 /// A snapshot of one session, from [`Broker::session_info`].
@@ -184,6 +198,7 @@ impl Broker {
             session_ids: HashMap::new(),
             subscriptions: SubscriptionTree::new(),
             shared_groups: HashMap::new(),
+            share_key: String::new(),
             retained: RetainedIndex::new(),
             events: VecDeque::new(),
             timers: BTreeSet::new(),

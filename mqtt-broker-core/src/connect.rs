@@ -54,7 +54,8 @@ impl Broker {
             }
             self.assign_client_id()
         } else {
-            if version == ProtocolVersion::V3_1 && connect.client_id.len() > MQTT_3_1_MAX_CLIENT_ID
+            if version == ProtocolVersion::V3_1
+                && connect.client_id.chars().count() > MQTT_3_1_MAX_CLIENT_ID
             {
                 return self.refuse_connect(handle, ReasonCode::ClientIdentifierNotValid);
             }

@@ -32,8 +32,11 @@ impl Message {
     /// Takes over a received PUBLISH, whose topic (alias resolved) is `topic`.
     pub(crate) fn from_publish(publish: Publish, topic: TopicName, now: Instant) -> Self {
         let mut properties = publish.properties;
+        // An interval of 0 would expire the message before anyone could have it: it is
+        // taken as no expiry, as Mosquitto does, and forwarded as published.
         let expires_at = properties
             .message_expiry_interval
+            .filter(|&secs| secs > 0)
             .map(|secs| now + Duration::from_secs(u64::from(secs)));
         if !properties.is_empty() {
             properties.topic_alias = None;
@@ -62,8 +65,9 @@ impl Message {
         })
     }
 
+    /// At or past its expiry.
     pub(crate) fn is_expired(&self, now: Instant) -> bool {
-        self.remaining_expiry(now) == Some(0)
+        self.expires_at.is_some_and(|at| now >= at)
     }
 
     /// The message as a PUBLISH to store or to send, with the expiry interval that remains.

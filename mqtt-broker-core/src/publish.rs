@@ -253,6 +253,7 @@ impl Broker {
         let mut shared: Vec<(SessionId, Subscription, Arc<str>)> = Vec::new();
         let sessions = &self.sessions;
         let groups = &mut self.shared_groups;
+        let key = &mut self.share_key;
         self.subscriptions.for_each_match(topic, |m| match m {
             Match::Subscriber(&session, &subscription) => {
                 // No Local: not back to the publisher's own subscription [MQTT-3.8.3-3].
@@ -264,10 +265,15 @@ impl Broker {
                 }
             }
             Match::Shared(group) => {
-                let key = format!("{}/{}", group.name(), group.filter().as_str());
-                let entry = groups
-                    .entry(key)
-                    .or_insert_with_key(|key| (0, Arc::from(format!("$share/{key}").as_str())));
+                key.clear();
+                key.push_str("$share/");
+                key.push_str(group.name());
+                key.push('/');
+                key.push_str(group.filter().as_str());
+                // Every group with members has its cursor (subscribe creates it).
+                let Some(entry) = groups.get_mut(key.as_str()) else {
+                    return;
+                };
                 let members = group.members();
                 let online = |i: usize| {
                     let (id, _) = members[i % members.len()];
@@ -277,13 +283,13 @@ impl Broker {
                         .is_some_and(|s| s.connection.is_some())
                 };
                 // Round robin over connected members; when none is connected, over all.
-                let start = entry.0;
+                let start = entry.next;
                 let pick = (start..start + members.len())
                     .find(|&i| online(i))
                     .unwrap_or(start);
-                entry.0 = (pick + 1) % members.len();
+                entry.next = (pick + 1) % members.len();
                 let (id, subscription) = members[pick % members.len()];
-                shared.push((id, subscription, entry.1.clone()));
+                shared.push((id, subscription, entry.name.clone()));
             }
         });
         targets.sort_unstable_by_key(|t| t.session);
@@ -340,10 +346,12 @@ impl Broker {
         let sessions = &self.sessions;
         self.subscriptions.for_each_match(&topic, |m| {
             if let Match::Shared(group) = m {
-                if chosen.is_none()
-                    && group_name.strip_prefix("$share/")
-                        == Some(&format!("{}/{}", group.name(), group.filter().as_str()))
-                {
+                let same = group_name
+                    .strip_prefix("$share/")
+                    .and_then(|rest| rest.strip_prefix(group.name()))
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    == Some(group.filter().as_str());
+                if chosen.is_none() && same {
                     let online = group.members().iter().find(|(id, _)| {
                         sessions
                             .get(*id as usize)

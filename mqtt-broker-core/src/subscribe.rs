@@ -11,7 +11,7 @@ use mqtt_codec::{
 use mqtt_topic::{SharedSubscription, TopicError, TopicFilter};
 
 use crate::auth::ClientInfo;
-use crate::broker::Broker;
+use crate::broker::{Broker, SharedCursor};
 use crate::event::ConnectionHandle;
 use crate::message::{Delivery, Message};
 use crate::publish::{copy_string, level_count};
@@ -241,12 +241,25 @@ impl Broker {
     ) -> bool {
         let existed = match parsed {
             Parsed::Plain(filter) => self.subscriptions.subscribe(filter, id, subscription),
-            Parsed::Shared(shared) => self.subscriptions.subscribe_shared(
-                shared.share_name(),
-                shared.filter(),
-                id,
-                subscription,
-            ),
+            Parsed::Shared(shared) => {
+                let replaced = self.subscriptions.subscribe_shared(
+                    shared.share_name(),
+                    shared.filter(),
+                    id,
+                    subscription,
+                );
+                if replaced.is_none() {
+                    self.shared_groups
+                        .entry(key.as_str().to_owned())
+                        .or_insert_with(|| SharedCursor {
+                            next: 0,
+                            name: Arc::from(key.as_str()),
+                            members: 0,
+                        })
+                        .members += 1;
+                }
+                replaced
+            }
         }
         .is_some();
         if let Some(session) = self.session_mut(id) {
@@ -262,8 +275,19 @@ impl Broker {
                 self.subscriptions.unsubscribe(&filter, &id);
             }
             Ok(Parsed::Shared(shared)) => {
-                self.subscriptions
-                    .unsubscribe_shared(shared.share_name(), shared.filter(), &id);
+                let removed = self.subscriptions.unsubscribe_shared(
+                    shared.share_name(),
+                    shared.filter(),
+                    &id,
+                );
+                if removed.is_some() {
+                    if let Some(cursor) = self.shared_groups.get_mut(filter.as_str()) {
+                        cursor.members -= 1;
+                        if cursor.members == 0 {
+                            self.shared_groups.remove(filter.as_str());
+                        }
+                    }
+                }
             }
             Err(_) => {}
         }

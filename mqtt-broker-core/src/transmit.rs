@@ -147,6 +147,17 @@ impl Broker {
         }
     }
 
+    /// Whether the adapter should read more from `connection`. A client that sends faster
+    /// than it reads what the broker answers (acknowledgements pile up in its write buffer)
+    /// is not read from until it catches up, so its buffer stays bounded; TCP then slows
+    /// the client down.
+    #[must_use]
+    pub fn wants_read(&self, connection: ConnectionHandle) -> bool {
+        self.connection(connection).is_some_and(|conn| {
+            conn.out.len() < self.config.max_pending_write_bytes.max(1).saturating_mul(4)
+        })
+    }
+
     /// The next output. Drain it after every input.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -86,6 +86,7 @@ impl Broker {
         }
         let expires_at = properties
             .message_expiry_interval
+            .filter(|&secs| secs > 0)
             .map(|secs| now + Duration::from_secs(u64::from(secs)));
         let message = Message {
             topic,

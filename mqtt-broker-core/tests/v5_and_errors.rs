@@ -1491,3 +1491,81 @@ fn malformed_packet_disconnect_carries_a_reason_string_within_the_clients_limit_
         assert!(h.is_gone(c));
     }
 }
+
+// ---- Edges found in review ----
+
+/// A Message Expiry Interval of 0 is taken as no expiry (as Mosquitto does) and forwarded as
+/// published: the message reaches an online subscriber and one that is offline
+/// (v5 3.3.2.3.3 leaves 0 undefined).
+#[test]
+fn message_expiry_interval_zero_is_no_expiry_v5_3_3_2_3_3() {
+    let mut h = Harness::quiet();
+    let (online, _) = connect_v5(&mut h, "online", |_| {});
+    h.subscribe(online, "e/zero", QoS::AtLeastOnce);
+    let (offline, _) = connect_v5(&mut h, "offline", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(600);
+    });
+    h.subscribe(offline, "e/zero", QoS::AtLeastOnce);
+    h.drop_connection(offline);
+    let (publisher, _) = connect_v5(&mut h, "pub", |_| {});
+    let mut message = publish("e/zero", b"now", QoS::AtLeastOnce, false, 1);
+    message.properties.message_expiry_interval = Some(0);
+    h.send(publisher, Packet::Publish(message));
+    let got = h.publishes(online);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].properties.message_expiry_interval, Some(0));
+    h.advance(Duration::from_secs(5));
+    let (back, connack) = connect_v5(&mut h, "offline", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(600);
+    });
+    assert!(connack.session_present);
+    assert_eq!(h.publishes(back).len(), 1, "queued, not expired");
+}
+
+/// A client that publishes QoS 1 without reading its PUBACKs is not read from once its
+/// answers pile up (`Broker::wants_read`), so its write buffer stays bounded; reading the
+/// answers lets it go on.
+#[test]
+fn client_not_reading_its_acks_is_paused_not_buffered_without_bound() {
+    let mut config = Harness::quiet_config();
+    config.max_pending_write_bytes = 64;
+    let mut h = Harness::new(config);
+    let connection = h.broker.handle_connection_opened(h.now);
+    let mut input = BytesMut::new();
+    let mut connect = Connect::new(V3_1_1, string("greedy"));
+    connect.keep_alive = 0;
+    Packet::Connect(Box::new(connect))
+        .encode(V3_1_1, &mut input)
+        .unwrap();
+    h.broker.handle_read(h.now, connection, &mut input);
+    let mut reads = 0;
+    // The adapter reads only while the broker wants it, and never pulls the answers.
+    for id in 1..=1000u16 {
+        if !h.broker.wants_read(connection) {
+            break;
+        }
+        Packet::Publish(publish("nobody", b"x", QoS::AtLeastOnce, false, id))
+            .encode(V3_1_1, &mut input)
+            .unwrap();
+        h.broker.handle_read(h.now, connection, &mut input);
+        reads += 1;
+    }
+    assert!(reads < 1000, "the broker never asked to pause");
+    assert!(!h.broker.wants_read(connection));
+    while h.broker.poll_event().is_some() {}
+    let answers = h
+        .broker
+        .poll_transmit(h.now, connection)
+        .expect("CONNACK and PUBACKs");
+    assert!(
+        answers.len() <= 4 * 64 + 4,
+        "write buffer bounded: {}",
+        answers.len()
+    );
+    assert!(
+        h.broker.wants_read(connection),
+        "reading the answers resumes it"
+    );
+}
