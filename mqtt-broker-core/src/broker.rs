@@ -178,6 +178,15 @@ pub(crate) struct Connection {
     pub(crate) inbound_inflight: u32,
 }
 
+/// The connection in `handle`'s slot, borrowing only the connection table (so the caller
+/// can hold other parts of the broker at the same time).
+pub(crate) fn connection_slot(
+    connections: &mut [Option<Connection>],
+    handle: ConnectionHandle,
+) -> Option<&mut Connection> {
+    connections.get_mut(handle.0)?.as_mut()
+}
+
 impl Connection {
     pub(crate) fn is_v5(&self) -> bool {
         self.version.is_v5()
@@ -310,7 +319,7 @@ impl Broker {
     }
 
     pub(crate) fn connection_mut(&mut self, handle: ConnectionHandle) -> Option<&mut Connection> {
-        self.connections.get_mut(handle.0)?.as_mut()
+        connection_slot(&mut self.connections, handle)
     }
 
     pub(crate) fn session(&self, id: SessionId) -> Option<&Session> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use mqtt_codec::{Packet, PacketId, Publish, PublishAck, QoS, ReasonCode};
 
-use crate::broker::{Broker, ConnectionState};
+use crate::broker::{connection_slot, Broker, ConnectionState};
 use crate::event::ConnectionHandle;
 use crate::message::Delivery;
 use crate::session::{Awaiting, QueueLimits, SessionId};
@@ -31,7 +31,7 @@ impl Broker {
         let Some(handle) = session.connection else {
             return;
         };
-        let Some(conn) = self.connections.get_mut(handle.0).and_then(Option::as_mut) else {
+        let Some(conn) = connection_slot(&mut self.connections, handle) else {
             return;
         };
         if conn.state != ConnectionState::Connected {

@@ -9,7 +9,7 @@ use mqtt_codec::{MqttString, Packet, Publish, QoS, ReasonCode, SubscriptionId};
 use mqtt_topic::{Match, TopicName};
 
 use crate::auth::ClientInfo;
-use crate::broker::Broker;
+use crate::broker::{connection_slot, Broker};
 use crate::event::ConnectionHandle;
 use crate::message::{Delivery, Message};
 use crate::session::{SessionId, Subscription};
@@ -36,11 +36,7 @@ impl Broker {
         mut publish: Publish,
     ) {
         self.stats.publish_received += 1;
-        let Some(conn) = self
-            .connections
-            .get_mut(connection.0)
-            .and_then(Option::as_mut)
-        else {
+        let Some(conn) = connection_slot(&mut self.connections, connection) else {
             return;
         };
         let v5 = conn.is_v5();

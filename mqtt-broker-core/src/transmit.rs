@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::Packet;
 
-use crate::broker::{Broker, Connection, ConnectionState};
+use crate::broker::{connection_slot, Broker, Connection, ConnectionState};
 use crate::event::{ConnectionHandle, Event};
 
 /// Encoded packets waiting for the adapter's writer.
@@ -94,11 +94,7 @@ impl Broker {
     }
 
     fn send_after(&mut self, connection: ConnectionHandle, packet: &Packet, record: u64) {
-        let Some(conn) = self
-            .connections
-            .get_mut(connection.0)
-            .and_then(Option::as_mut)
-        else {
+        let Some(conn) = connection_slot(&mut self.connections, connection) else {
             return;
         };
         if conn.state == ConnectionState::Closing {
@@ -118,11 +114,7 @@ impl Broker {
     /// something can go.
     pub(crate) fn written(&mut self, connection: ConnectionHandle, start: usize, record: u64) {
         let stored = self.stored_record;
-        let Some(conn) = self
-            .connections
-            .get_mut(connection.0)
-            .and_then(Option::as_mut)
-        else {
+        let Some(conn) = connection_slot(&mut self.connections, connection) else {
             return;
         };
         if record > stored && conn.out.len() > start {
@@ -188,7 +180,7 @@ impl Broker {
         let stored = self.stored_record;
         let mut held = core::mem::take(&mut self.held);
         held.retain(|&handle| {
-            let Some(conn) = self.connections.get_mut(handle.0).and_then(Option::as_mut) else {
+            let Some(conn) = connection_slot(&mut self.connections, handle) else {
                 return false;
             };
             Self::notify(&mut self.events, handle, conn, stored);
@@ -208,11 +200,7 @@ impl Broker {
     /// unit of the client's send quota once the client can have it (v5 section 4.9).
     pub(crate) fn return_quota(&mut self, connection: ConnectionHandle) {
         let (last, stored) = (self.last_record, self.stored_record);
-        let Some(conn) = self
-            .connections
-            .get_mut(connection.0)
-            .and_then(Option::as_mut)
-        else {
+        let Some(conn) = connection_slot(&mut self.connections, connection) else {
             return;
         };
         if last > stored {
