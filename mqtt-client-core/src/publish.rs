@@ -1,0 +1,307 @@
+//! Outgoing messages: the publish queue, the window of the server's Receive Maximum,
+//! packet ids, QoS 1 and QoS 2 flows, and re-sending on resume.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use mqtt_codec::{Packet, PacketId, Publish, PublishAck, QoS, ReasonCode};
+
+use crate::client::{Client, ConnectionState};
+use crate::error::ClientError;
+use crate::event::{Event, PublishId};
+
+/// What an outgoing QoS 1/2 message awaits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // Named after the packets awaited.
+pub(crate) enum Awaiting {
+    PubAck,
+    PubRec,
+    /// PUBREL sent: the PUBLISH is never sent again [MQTT-4.3.3-6].
+    PubComp,
+}
+
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) id: PublishId,
+    /// The message with its full topic; `packet_id` set while in flight.
+    pub(crate) publish: Publish,
+    pub(crate) awaiting: Awaiting,
+    /// Sent (PUBLISH or, for `PubComp`, PUBREL) on the current connection: counts against
+    /// the server's Receive Maximum [MQTT-3.3.4-7].
+    pub(crate) sent: bool,
+}
+
+/// Outgoing session state [MQTT-4.1.0-1]: messages in flight in the order they were sent,
+/// and messages waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    pub(crate) inflight: VecDeque<Outgoing>,
+    pub(crate) queue: VecDeque<(PublishId, Publish)>,
+    next_id: u64,
+}
+
+impl Outbound {
+    pub(crate) fn uses_packet_id(&self, id: u16) -> bool {
+        self.inflight
+            .iter()
+            .any(|o| o.publish.packet_id.is_some_and(|p| p.get() == id))
+    }
+
+    fn sent(&self) -> usize {
+        self.inflight.iter().filter(|o| o.sent).count()
+    }
+
+    /// The connection closed: nothing counts against a window until the next one.
+    pub(crate) fn connection_closed(&mut self) {
+        for outgoing in &mut self.inflight {
+            outgoing.sent = false;
+        }
+    }
+
+    /// The server started a new session: what was in flight goes back to the front of the
+    /// queue, in order, to be sent as new messages. Returns how many.
+    pub(crate) fn restart_session(&mut self) -> usize {
+        let republished = self.inflight.len();
+        for mut outgoing in self.inflight.drain(..).rev() {
+            outgoing.publish.packet_id = None;
+            outgoing.publish.dup = false;
+            self.queue.push_front((outgoing.id, outgoing.publish));
+        }
+        republished
+    }
+
+    fn position(&self, packet_id: PacketId, awaiting: Awaiting) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|o| o.publish.packet_id == Some(packet_id) && o.awaiting == awaiting)
+    }
+}
+
+impl Client {
+    /// Publishes a message: QoS 0 goes at once (when connected); QoS 1/2 goes within the
+    /// server's Receive Maximum and waits in a bounded queue otherwise (and while
+    /// disconnected). The returned id comes back in [`Event::PublishCompleted`] for QoS 1/2.
+    ///
+    /// `publish.packet_id` and `publish.dup` are set by the client. Refused at once: a
+    /// packet the codec cannot encode, and, once connected, a QoS or RETAIN the server does
+    /// not support or a packet larger than its Maximum Packet Size.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        mut publish: Publish,
+    ) -> Result<PublishId, ClientError> {
+        publish.dup = false;
+        publish.packet_id = (publish.qos > QoS::AtMostOnce).then_some(PacketId::MIN);
+        // Validate and measure with the packet id it will have.
+        let mut scratch = BytesMut::new();
+        Packet::Publish(publish.clone()).encode(self.version, &mut scratch)?;
+        if self.state == ConnectionState::Connected {
+            self.check_limits(&publish, scratch.len())?;
+        }
+        if self.outbound.queue.len() >= self.options.max_queued_publishes {
+            return Err(ClientError::QueueFull);
+        }
+        publish.packet_id = None;
+        self.outbound.next_id += 1;
+        let id = PublishId(self.outbound.next_id);
+        self.outbound.queue.push_back((id, publish));
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// The server's limits: Maximum QoS [MQTT-3.2.2-11], Retain Available [MQTT-3.2.2-14],
+    /// Maximum Packet Size [MQTT-3.1.2-24].
+    fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), ClientError> {
+        if publish.qos > self.limits.maximum_qos {
+            return Err(ClientError::QoSNotSupported);
+        }
+        if publish.retain && !self.limits.retain_available {
+            return Err(ClientError::RetainNotSupported);
+        }
+        if size > self.limits.maximum_packet_size as usize {
+            return Err(ClientError::PacketTooLarge {
+                size,
+                max: self.limits.maximum_packet_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends what the window allows: first the unacknowledged PUBLISHes of an earlier
+    /// connection (DUP 1, original packet ids, original order [MQTT-4.4.0-1]), then queued
+    /// messages. QoS 0 messages wait behind QoS 1/2 ones, keeping the order.
+    pub(crate) fn pump(&mut self, now: Instant) {
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        let window = usize::from(self.limits.receive_maximum);
+        let mut in_window = self.outbound.sent();
+        let mut index = 0;
+        while index < self.outbound.inflight.len() && in_window < window {
+            let outgoing = &mut self.outbound.inflight[index];
+            index += 1;
+            if outgoing.sent {
+                continue;
+            }
+            outgoing.sent = true;
+            in_window += 1;
+            let mut publish = outgoing.publish.clone();
+            publish.dup = true; // [MQTT-3.3.1-1]
+            if let Err(err) = self.write(now, &Packet::Publish(publish)) {
+                return self.protocol_error(now, err);
+            }
+        }
+        if self.outbound.inflight.iter().any(|o| !o.sent) {
+            return;
+        }
+        while let Some((_, front)) = self.outbound.queue.front() {
+            if front.qos > QoS::AtMostOnce && in_window >= window {
+                break;
+            }
+            let Some((id, mut publish)) = self.outbound.queue.pop_front() else {
+                break;
+            };
+            // A message queued before the CONNACK meets the server's limits now.
+            let size = Packet::Publish(publish.clone()).encoded_len(self.version);
+            if let Err(err) = self.check_limits(&publish, size) {
+                if publish.qos > QoS::AtMostOnce {
+                    self.events.push_back(Event::PublishCompleted {
+                        id,
+                        reason_code: err.reason_code_for_publish(),
+                    });
+                }
+                continue;
+            }
+            if publish.qos > QoS::AtMostOnce {
+                let Some(packet_id) = self.next_packet_id() else {
+                    self.outbound.queue.push_front((id, publish));
+                    break;
+                };
+                publish.packet_id = Some(packet_id);
+                in_window += 1;
+            }
+            let wire = self.with_topic_alias(&publish);
+            if let Err(err) = self.write(now, &Packet::Publish(wire)) {
+                return self.protocol_error(now, err);
+            }
+            if publish.qos > QoS::AtMostOnce {
+                let awaiting = if publish.qos == QoS::AtLeastOnce {
+                    Awaiting::PubAck
+                } else {
+                    Awaiting::PubRec
+                };
+                self.outbound.inflight.push_back(Outgoing {
+                    id,
+                    publish,
+                    awaiting,
+                    sent: true,
+                });
+            }
+        }
+    }
+
+    /// On a resumed session, the PUBRELs of messages that had their PUBREC go again in
+    /// order [MQTT-4.4.0-1]; the PUBLISHes follow from [`Client::pump`].
+    pub(crate) fn resume(&mut self, now: Instant) {
+        let window = usize::from(self.limits.receive_maximum);
+        let mut pubrels = Vec::new();
+        for outgoing in &mut self.outbound.inflight {
+            if outgoing.awaiting == Awaiting::PubComp {
+                outgoing.sent = pubrels.len() < window;
+                if let Some(packet_id) = outgoing.publish.packet_id {
+                    pubrels.push(packet_id);
+                }
+            }
+        }
+        for packet_id in pubrels {
+            if let Err(err) = self.write(now, &Packet::PubRel(PublishAck::new(packet_id))) {
+                return self.protocol_error(now, err);
+            }
+        }
+    }
+
+    /// Replaces the topic by an alias when allowed and configured (v5 3.3.2.3.4).
+    fn with_topic_alias(&mut self, publish: &Publish) -> Publish {
+        let mut wire = publish.clone();
+        let maximum = self.limits.topic_alias_maximum;
+        if !self.options.outgoing_topic_aliases || maximum == 0 || !self.version.is_v5() {
+            return wire;
+        }
+        if let Some(&alias) = self.aliases_out.get(&publish.topic) {
+            wire.topic = mqtt_codec::MqttString::new();
+            wire.properties.topic_alias = std::num::NonZeroU16::new(alias);
+        } else if self.aliases_out.len() < usize::from(maximum) {
+            let alias = self.aliases_out.len() as u16 + 1;
+            self.aliases_out.insert(publish.topic.clone(), alias);
+            wire.properties.topic_alias = std::num::NonZeroU16::new(alias);
+        }
+        wire
+    }
+
+    fn complete(&mut self, now: Instant, index: usize, reason_code: ReasonCode) {
+        if let Some(done) = self.outbound.inflight.remove(index) {
+            self.events.push_back(Event::PublishCompleted {
+                id: done.id,
+                reason_code,
+            });
+        }
+        // The packet id is free and the window has room [MQTT-4.3.2-5].
+        self.pump(now);
+    }
+
+    pub(crate) fn handle_puback(&mut self, now: Instant, ack: &PublishAck) {
+        // An unknown id is ignored: it may answer a PUBLISH of an earlier session.
+        if let Some(index) = self.outbound.position(ack.packet_id, Awaiting::PubAck) {
+            self.complete(now, index, ack.reason_code);
+        }
+    }
+
+    pub(crate) fn handle_pubrec(&mut self, now: Instant, ack: &PublishAck) {
+        let Some(index) = self.outbound.position(ack.packet_id, Awaiting::PubRec) else {
+            // A repeated PUBREC gets its PUBREL again; an unknown one PUBREL 0x92
+            // (v5 3.6.2.1) [MQTT-4.3.3-4].
+            let known = self
+                .outbound
+                .position(ack.packet_id, Awaiting::PubComp)
+                .is_some();
+            let reason = if known {
+                ReasonCode::Success
+            } else {
+                ReasonCode::PacketIdentifierNotFound
+            };
+            let pubrel = self.ack_packet(ack.packet_id, reason);
+            if let Err(err) = self.write(now, &Packet::PubRel(pubrel)) {
+                self.protocol_error(now, err);
+            }
+            return;
+        };
+        // A PUBREC with an error ends the flow (v5 4.3.3).
+        if ack.reason_code.is_error() {
+            return self.complete(now, index, ack.reason_code);
+        }
+        self.outbound.inflight[index].awaiting = Awaiting::PubComp;
+        // PUBREL, and the PUBLISH is never sent again [MQTT-4.3.3-6].
+        if let Err(err) = self.write(now, &Packet::PubRel(PublishAck::new(ack.packet_id))) {
+            self.protocol_error(now, err);
+        }
+    }
+
+    pub(crate) fn handle_pubcomp(&mut self, now: Instant, ack: &PublishAck) {
+        if let Some(index) = self.outbound.position(ack.packet_id, Awaiting::PubComp) {
+            self.complete(now, index, ack.reason_code);
+        }
+    }
+}
+
+impl ClientError {
+    /// The reason code reported for a queued publish the server's limits refused.
+    fn reason_code_for_publish(&self) -> ReasonCode {
+        match self {
+            Self::QoSNotSupported => ReasonCode::QoSNotSupported,
+            Self::RetainNotSupported => ReasonCode::RetainNotSupported,
+            Self::PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            _ => ReasonCode::ImplementationSpecificError,
+        }
+    }
+}
