@@ -7,14 +7,14 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use harness::*;
 use mqtt_broker_core::{
     AuthError, Authenticator, Broker, ClientInfo, CloseReason, Config, Credentials,
 };
 use mqtt_codec::{
     ConnAck, Connect, Disconnect, Packet, ProtocolVersion, ProtocolVersion::*, Publish, QoS,
-    ReasonCode, Subscribe, SubscriptionOptions, UserProperty, Will,
+    ReasonCode, Subscribe, SubscriptionOptions, Will,
 };
 use mqtt_topic::{TopicFilter, TopicName};
 
@@ -28,29 +28,18 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// A CONNECT for `id` with clean start and keep alive 0.
-fn connect_packet(version: ProtocolVersion, id: &str) -> Connect {
-    let mut connect = Connect::new(version, string(id));
-    connect.keep_alive = 0;
-    connect
-}
-
 /// A v5 CONNECT resuming (or creating) a session that lasts `expiry` seconds offline.
 fn v5_persistent(id: &str, expiry: u32) -> Connect {
     let mut connect = connect_packet(V5, id);
-    connect.clean_start = false;
-    connect.properties.session_expiry_interval = Some(expiry);
+    persistent(expiry)(&mut connect);
     connect
 }
 
-fn will(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Will {
-    Will {
-        topic: string(topic),
-        payload: Bytes::copy_from_slice(payload),
-        qos,
-        retain,
-        properties: Default::default(),
-    }
+/// A QoS 1 will to `topic` (retain 0) with a Will Delay Interval of `delay` seconds.
+fn delayed_will(topic: &str, payload: &[u8], delay: u32) -> Will {
+    let mut last = will(topic, payload, QoS::AtLeastOnce, false);
+    last.properties.will_delay_interval = Some(delay);
+    last
 }
 
 fn with_will(mut connect: Connect, will: Will) -> Connect {
@@ -58,12 +47,17 @@ fn with_will(mut connect: Connect, will: Will) -> Connect {
     connect
 }
 
-/// Connects and asserts a successful CONNACK.
-fn accepted(h: &mut Harness, connect: Connect) -> (ClientId, ConnAck) {
-    let (c, connack) = h.connect_with(connect);
-    let connack = connack.expect("a CONNACK");
-    assert_eq!(connack.reason_code, ReasonCode::Success, "{connack:?}");
-    (c, connack)
+/// Connects `id` (keep alive 0) with a will to `will/{id}`.
+fn with_will_to_its_topic(
+    h: &mut Harness,
+    version: ProtocolVersion,
+    id: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+) -> ClientId {
+    let last = will(&format!("will/{id}"), payload, qos, retain);
+    accepted(h, with_will(connect_packet(version, id), last)).0
 }
 
 /// Connects and asserts a refusing CONNACK, with Session Present 0, and the close.
@@ -86,14 +80,6 @@ fn refused(h: &mut Harness, connect: Connect) -> (ClientId, ConnAck) {
     (c, connack)
 }
 
-fn encode(version: ProtocolVersion, packet: Packet) -> Vec<u8> {
-    let mut wire = BytesMut::new();
-    packet
-        .encode(version, &mut wire)
-        .expect("test packet encodes");
-    wire.to_vec()
-}
-
 /// A hand-built CONNECT: protocol `name`, `level`, connect `flags`, keep alive 60, v5
 /// properties when given, client id "raw".
 fn raw_connect(name: &[u8], level: u8, flags: u8, v5_properties: Option<&[u8]>) -> Vec<u8> {
@@ -108,13 +94,7 @@ fn raw_connect(name: &[u8], level: u8, flags: u8, v5_properties: Option<&[u8]>) 
         body.extend_from_slice(properties);
     }
     body.extend_from_slice(&[0x00, 0x03, b'r', b'a', b'w']);
-    let mut packet = vec![0x10, u8::try_from(body.len()).unwrap()];
-    packet.extend(body);
-    packet
-}
-
-fn disconnect(reason: ReasonCode) -> Packet {
-    Packet::Disconnect(Disconnect::new(reason))
+    raw_packet(0x10, &body)
 }
 
 fn only_disconnect(h: &mut Harness, c: ClientId) -> Disconnect {
@@ -312,27 +292,22 @@ fn nothing_is_processed_after_a_refused_connect_v3_mqtt_3_1_4_5_v5_mqtt_3_1_4_6(
         let c = h.open(version);
         // CONNECT with a wrong password, pipelined with a retained PUBLISH, a SUBSCRIBE
         // and a PINGREQ in the same read.
-        let mut bytes = encode(
-            version,
-            Packet::Connect(Box::new(with_will(
-                login(connect_packet(version, "intruder"), "user", b"wrong"),
-                will("a/will", b"refused", QoS::AtMostOnce, true),
-            ))),
+        h.send_burst(
+            c,
+            vec![
+                Packet::Connect(Box::new(with_will(
+                    login(connect_packet(version, "intruder"), "user", b"wrong"),
+                    will("a/will", b"refused", QoS::AtMostOnce, true),
+                ))),
+                Packet::Publish(publish("a/b", b"sneaky", QoS::AtLeastOnce, true, 1)),
+                Packet::Subscribe(Subscribe {
+                    packet_id: pid(2),
+                    properties: Default::default(),
+                    filters: vec![(string("#"), SubscriptionOptions::qos(QoS::AtMostOnce))],
+                }),
+                Packet::PingReq,
+            ],
         );
-        bytes.extend(encode(
-            version,
-            Packet::Publish(publish("a/b", b"sneaky", QoS::AtLeastOnce, true, 1)),
-        ));
-        bytes.extend(encode(
-            version,
-            Packet::Subscribe(Subscribe {
-                packet_id: pid(2),
-                properties: Default::default(),
-                filters: vec![(string("#"), SubscriptionOptions::qos(QoS::AtMostOnce))],
-            }),
-        ));
-        bytes.extend(encode(version, Packet::PingReq));
-        h.send_bytes(c, &bytes);
         match h.drain(c).as_slice() {
             [Packet::ConnAck(connack)] => {
                 assert_eq!(connack.reason_code, ReasonCode::BadUserNameOrPassword);
@@ -360,20 +335,18 @@ fn connack_is_the_first_packet_even_with_pipelined_packets_mqtt_3_2_0_1() {
     for version in [V3_1_1, V5] {
         let mut h = Harness::quiet();
         let c = h.open(version);
-        let mut bytes = encode(
-            version,
-            Packet::Connect(Box::new(connect_packet(version, "eager"))),
+        h.send_burst(
+            c,
+            vec![
+                Packet::Connect(Box::new(connect_packet(version, "eager"))),
+                Packet::Subscribe(Subscribe {
+                    packet_id: pid(9),
+                    properties: Default::default(),
+                    filters: vec![(string("x/#"), SubscriptionOptions::qos(QoS::AtLeastOnce))],
+                }),
+                Packet::PingReq,
+            ],
         );
-        bytes.extend(encode(
-            version,
-            Packet::Subscribe(Subscribe {
-                packet_id: pid(9),
-                properties: Default::default(),
-                filters: vec![(string("x/#"), SubscriptionOptions::qos(QoS::AtLeastOnce))],
-            }),
-        ));
-        bytes.extend(encode(version, Packet::PingReq));
-        h.send_bytes(c, &bytes);
         assert_eq!(
             h.clients[c].raw[0], 0x20,
             "{version}: first byte not CONNACK"
@@ -621,13 +594,20 @@ fn v3_clean_session_and_session_present_mqtt_3_1_2_4_mqtt_3_1_2_6_mqtt_3_2_2_1_t
 
     // Clean session discards the stored one [MQTT-3.1.2-6]: Session Present 0, no
     // subscriptions left.
-    let (c, connack) = accepted(&mut h, connect_packet(V3_1_1, "dev"));
+    clean_connect_discards_the_stored_session(&mut h, connect_packet(V3_1_1, "dev"));
+}
+
+/// Connecting "dev" with `connect` (Clean Start 1) discards its stored session, which was
+/// subscribed to `cmd/#`: Session Present 0, no subscriptions left, nothing arrives there.
+fn clean_connect_discards_the_stored_session(h: &mut Harness, connect: Connect) {
+    let version = connect.protocol_version;
+    let (c, connack) = accepted(h, connect);
     assert!(!connack.session_present);
     assert_eq!(
         h.broker.session_info("dev").map(|s| s.subscriptions),
         Some(0)
     );
-    let p = h.connect("pub", V3_1_1);
+    let p = h.connect("pub", version);
     h.publish(p, "cmd/x", b"lost", QoS::AtLeastOnce, false, 1);
     assert!(h.publishes(c).is_empty());
 }
@@ -653,15 +633,7 @@ fn v5_clean_start_and_session_present_mqtt_3_1_2_4_to_6_mqtt_3_2_2_2_3() {
     // Clean Start 1: the session is discarded, Session Present 0 [MQTT-3.1.2-4], [MQTT-3.2.2-2].
     let mut connect = v5_persistent("dev", 300);
     connect.clean_start = true;
-    let (c, connack) = accepted(&mut h, connect);
-    assert!(!connack.session_present);
-    assert_eq!(
-        h.broker.session_info("dev").map(|s| s.subscriptions),
-        Some(0)
-    );
-    let p = h.connect("pub", V5);
-    h.publish(p, "cmd/x", b"lost", QoS::AtLeastOnce, false, 1);
-    assert!(h.publishes(c).is_empty());
+    clean_connect_discards_the_stored_session(&mut h, connect);
 }
 
 #[test]
@@ -797,9 +769,7 @@ fn v5_disconnect_session_expiry_replaces_a_non_zero_one_but_not_zero() {
 #[test]
 fn v5_max_session_expiry_caps_the_interval_and_connack_reports_it() {
     // v5 3.2.2.3.2: the server's Session Expiry Interval in CONNACK, when it uses another.
-    let mut config = Harness::quiet_config();
-    config.max_session_expiry = 60;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_session_expiry = 60);
     let (c, connack) = accepted(&mut h, v5_persistent("greedy", 3600));
     assert_eq!(connack.properties.session_expiry_interval, Some(60));
     assert_eq!(
@@ -874,21 +844,8 @@ fn denied_subscription_gets_0x87_v5_0x80_v3_mqtt_3_9_3_2() {
             &mut h,
             login(connect_packet(version, "s"), "user", b"secret"),
         );
-        let subscribe = Subscribe {
-            packet_id: pid(3),
-            properties: Default::default(),
-            filters: vec![
-                (
-                    string("public/#"),
-                    SubscriptionOptions::qos(QoS::AtLeastOnce),
-                ),
-                (
-                    string("private/#"),
-                    SubscriptionOptions::qos(QoS::AtLeastOnce),
-                ),
-            ],
-        };
-        let codes = h.subscribe_packet(c, subscribe);
+        let qos1 = SubscriptionOptions::qos(QoS::AtLeastOnce);
+        let codes = subscribe_all(&mut h, c, &[("public/#", qos1), ("private/#", qos1)], None);
         // One code per filter, in order (v3 [MQTT-3.8.4-5], [MQTT-3.9.3-1]); the refusal
         // is 0x87 Not authorized in v5, 0x80 Failure in 3.1.1 [MQTT-3.9.3-2].
         if version.is_v5() {
@@ -900,7 +857,7 @@ fn denied_subscription_gets_0x87_v5_0x80_v3_mqtt_3_9_3_2() {
             );
             assert!(h.clients[c]
                 .raw
-                .ends_with(&[0x90, 0x04, 0x00, 0x03, 0x01, 0x80]));
+                .ends_with(&[0x90, 0x04, 0x12, 0x34, 0x01, 0x80]));
         }
         assert_eq!(h.broker.session_info("s").map(|s| s.subscriptions), Some(1));
     }
@@ -957,10 +914,7 @@ fn denied_v3_qos1_publish_is_acknowledged_and_dropped_mqtt_3_3_5_2() {
     );
     h.publish(c, "private/x", b"no", QoS::AtLeastOnce, false, 7);
     // A positive acknowledgement, per the normal QoS rules [MQTT-3.3.5-2].
-    assert_eq!(
-        h.drain(c),
-        [Packet::PubAck(mqtt_codec::PublishAck::new(pid(7)))]
-    );
+    assert_eq!(h.drain(c), [puback(7)]);
     assert!(!h.is_gone(c));
     assert!(h.publishes(w).is_empty());
     assert_eq!(h.broker.stats().publish_dropped, 1);
@@ -1052,9 +1006,7 @@ fn keep_alive_zero_never_times_out() {
 fn v5_server_keep_alive_replaces_a_longer_or_absent_client_keep_alive_mqtt_3_2_2_21() {
     // Client keep alive 600 s, and 0 (none): both are told 30 s, and held to it.
     for asked in [600, 0] {
-        let mut config = Harness::quiet_config();
-        config.max_keep_alive = Some(30);
-        let mut h = Harness::new(config);
+        let mut h = Harness::quiet_with(|c| c.max_keep_alive = Some(30));
         let mut connect = connect_packet(V5, "lazy");
         connect.keep_alive = asked;
         let (c, connack) = accepted(&mut h, connect);
@@ -1076,9 +1028,7 @@ fn v5_server_keep_alive_replaces_a_longer_or_absent_client_keep_alive_mqtt_3_2_2
 
 #[test]
 fn without_server_keep_alive_the_client_value_is_used_mqtt_3_2_2_22() {
-    let mut config = Harness::quiet_config();
-    config.max_keep_alive = Some(30);
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_keep_alive = Some(30));
     // v5, within the maximum: no Server Keep Alive, the client's 20 s is used.
     let mut connect = connect_packet(V5, "short");
     connect.keep_alive = 20;
@@ -1104,13 +1054,11 @@ fn without_server_keep_alive_the_client_value_is_used_mqtt_3_2_2_22() {
 #[test]
 fn connection_without_connect_is_closed_after_connect_timeout() {
     // v5 3.1.4 / v3 3.1.4: a server that gets no CONNECT in reasonable time SHOULD close.
-    let mut config = Harness::quiet_config();
-    config.connect_timeout = secs(5);
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.connect_timeout = secs(5));
     let silent = h.open(V3_1_1);
     let partial = h.open(V5);
     // Half a CONNECT: still not a CONNECT.
-    let bytes = encode(V5, Packet::Connect(Box::new(connect_packet(V5, "slow"))));
+    let bytes = encode(V5, &Packet::Connect(Box::new(connect_packet(V5, "slow"))));
     h.send_bytes(partial, &bytes[..bytes.len() / 2]);
     h.advance(ms(4_900));
     assert!(!h.is_gone(silent) && !h.is_gone(partial));
@@ -1129,11 +1077,7 @@ fn will_is_published_when_the_network_drops_mqtt_3_1_2_8() {
     for version in [V3_1_1, V5] {
         let mut h = Harness::quiet();
         let w = watcher(&mut h, "w", "will/#");
-        let connect = with_will(
-            connect_packet(version, "dying"),
-            will("will/dying", b"gone", QoS::AtLeastOnce, false),
-        );
-        let (c, _) = accepted(&mut h, connect);
+        let c = with_will_to_its_topic(&mut h, version, "dying", b"gone", QoS::AtLeastOnce, false);
         assert!(
             h.publishes(w).is_empty(),
             "{version}: will before the close"
@@ -1175,11 +1119,14 @@ fn will_is_published_on_a_protocol_error_mqtt_3_1_2_8() {
     for version in [V3_1_1, V5] {
         let mut h = Harness::quiet();
         let w = watcher(&mut h, "w", "will/#");
-        let connect = with_will(
-            connect_packet(version, "rude"),
-            will("will/rude", b"broke the rules", QoS::AtMostOnce, false),
+        let c = with_will_to_its_topic(
+            &mut h,
+            version,
+            "rude",
+            b"broke the rules",
+            QoS::AtMostOnce,
+            false,
         );
-        let (c, _) = accepted(&mut h, connect);
         h.send(
             c,
             Packet::Connect(Box::new(connect_packet(version, "rude"))),
@@ -1198,11 +1145,7 @@ fn will_is_discarded_on_normal_disconnect_mqtt_3_14_4_3() {
     for version in [V3_1_1, V5] {
         let mut h = Harness::quiet();
         let w = watcher(&mut h, "w", "will/#");
-        let connect = with_will(
-            connect_packet(version, "polite"),
-            will("will/polite", b"never", QoS::AtLeastOnce, true),
-        );
-        let (c, _) = accepted(&mut h, connect);
+        let c = with_will_to_its_topic(&mut h, version, "polite", b"never", QoS::AtLeastOnce, true);
         h.send(c, disconnect(ReasonCode::Success));
         assert_eq!(h.closed(c), Some(CloseReason::ClientDisconnected));
         h.advance(secs(60));
@@ -1217,11 +1160,14 @@ fn v5_disconnect_with_will_message_0x04_publishes_the_will() {
     // v5 3.14.2.1: 0x04 "Disconnect with Will Message"; [MQTT-3.14.4-3] discards only on 0x00.
     let mut h = Harness::quiet();
     let w = watcher(&mut h, "w", "will/#");
-    let connect = with_will(
-        connect_packet(V5, "leaving"),
-        will("will/leaving", b"on purpose", QoS::AtLeastOnce, false),
+    let c = with_will_to_its_topic(
+        &mut h,
+        V5,
+        "leaving",
+        b"on purpose",
+        QoS::AtLeastOnce,
+        false,
     );
-    let (c, _) = accepted(&mut h, connect);
     h.send(c, disconnect(ReasonCode::DisconnectWithWillMessage));
     assert!(h.is_gone(c));
     assert!(
@@ -1279,15 +1225,15 @@ fn will_qos_and_v5_properties_reach_subscribers_mqtt_3_1_3_10() {
     h.subscribe(old, "will/#", QoS::ExactlyOnce);
 
     let mut last = will("will/rich", b"{\"online\":false}", QoS::AtLeastOnce, false);
-    let user = |name: &str, value: &str| UserProperty {
-        name: string(name),
-        value: string(value),
-    };
     last.properties.content_type = Some(string("application/json"));
     last.properties.payload_format_indicator = Some(true);
     last.properties.response_topic = Some(string("reply/rich"));
     last.properties.correlation_data = Some(Bytes::from_static(b"corr-1"));
-    last.properties.user_properties = vec![user("b", "2"), user("a", "1"), user("b", "3")];
+    last.properties.user_properties = vec![
+        user_property("b", "2"),
+        user_property("a", "1"),
+        user_property("b", "3"),
+    ];
     let (c, _) = accepted(&mut h, with_will(connect_packet(V5, "rich"), last));
     h.drop_connection(c);
 
@@ -1313,7 +1259,11 @@ fn will_qos_and_v5_properties_reach_subscribers_mqtt_3_1_3_10() {
     // The order of user properties is kept v5 [MQTT-3.1.3-10].
     assert_eq!(
         p.properties.user_properties,
-        [user("b", "2"), user("a", "1"), user("b", "3")]
+        [
+            user_property("b", "2"),
+            user_property("a", "1"),
+            user_property("b", "3")
+        ]
     );
 
     let got = h.publishes(low);
@@ -1329,8 +1279,7 @@ fn will_qos_and_v5_properties_reach_subscribers_mqtt_3_1_3_10() {
 fn v5_will_delay_interval_delays_the_will_mqtt_3_1_2_8() {
     let mut h = Harness::quiet();
     let w = watcher(&mut h, "w", "will/#");
-    let mut last = will("will/late", b"gone for good", QoS::AtLeastOnce, false);
-    last.properties.will_delay_interval = Some(5);
+    let last = delayed_will("will/late", b"gone for good", 5);
     let (c, _) = accepted(&mut h, with_will(v5_persistent("late", 100), last));
     h.drop_connection(c);
     h.advance(ms(4_900));
@@ -1350,8 +1299,7 @@ fn v5_will_delay_interval_delays_the_will_mqtt_3_1_2_8() {
 fn v5_reconnecting_before_the_will_delay_cancels_the_will_mqtt_3_1_3_9() {
     let mut h = Harness::quiet();
     let w = watcher(&mut h, "w", "will/#");
-    let mut last = will("will/flaky", b"gone", QoS::AtLeastOnce, false);
-    last.properties.will_delay_interval = Some(5);
+    let last = delayed_will("will/flaky", b"gone", 5);
     let (c, _) = accepted(&mut h, with_will(v5_persistent("flaky", 100), last));
     h.drop_connection(c);
     h.advance(secs(3));
@@ -1362,8 +1310,7 @@ fn v5_reconnecting_before_the_will_delay_cancels_the_will_mqtt_3_1_3_9() {
 
     // The same when the new connection takes the session over from a live one.
     h.send(c, disconnect(ReasonCode::Success));
-    let mut last = will("will/flaky", b"gone", QoS::AtLeastOnce, false);
-    last.properties.will_delay_interval = Some(5);
+    let last = delayed_will("will/flaky", b"gone", 5);
     let (old, _) = accepted(&mut h, with_will(v5_persistent("flaky", 100), last));
     let (_, connack) = accepted(&mut h, v5_persistent("flaky", 100));
     assert!(connack.session_present);
@@ -1380,8 +1327,7 @@ fn v5_reconnecting_with_clean_start_before_the_will_delay_publishes_the_will_mqt
     // Clean Start 1 ends the old session, and the will goes when the session ends.
     let mut h = Harness::quiet();
     let w = watcher(&mut h, "w", "will/#");
-    let mut last = will("will/fresh", b"old session over", QoS::AtLeastOnce, false);
-    last.properties.will_delay_interval = Some(60);
+    let last = delayed_will("will/fresh", b"old session over", 60);
     let (c, _) = accepted(&mut h, with_will(v5_persistent("fresh", 100), last));
     h.drop_connection(c);
     h.advance(secs(3));
@@ -1403,8 +1349,7 @@ fn v5_session_ending_before_the_will_delay_publishes_the_will_mqtt_3_1_2_8() {
     let mut h = Harness::quiet();
     let w = watcher(&mut h, "w", "will/#");
     // Session Expiry 2 s, Will Delay 10 s: the will goes at 2 s, with the session.
-    let mut last = will("will/short", b"session over", QoS::AtLeastOnce, false);
-    last.properties.will_delay_interval = Some(10);
+    let last = delayed_will("will/short", b"session over", 10);
     let (c, _) = accepted(&mut h, with_will(v5_persistent("short", 2), last.clone()));
     h.drop_connection(c);
     h.advance(ms(1_900));
@@ -1450,43 +1395,48 @@ fn v5_will_message_expiry_counts_from_publication_mqtt_3_3_2_6() {
     assert!(h.publishes(late).is_empty(), "expired will still retained");
 }
 
+/// Under the config `edit` makes, a v5 client without a will is accepted and its CONNACK
+/// announces the limit (`announced`); client `id` with `last` as its will is refused with
+/// `code`, and no session is made for it.
+fn will_beyond_the_servers_limits_is_refused(
+    edit: impl FnOnce(&mut Config),
+    announced: impl FnOnce(&ConnAck),
+    id: &str,
+    last: Will,
+    code: ReasonCode,
+) {
+    let mut h = Harness::quiet_with(edit);
+    let (_, connack) = accepted(&mut h, connect_packet(V5, "fine"));
+    announced(&connack);
+    let (_, connack) = refused(&mut h, with_will(connect_packet(V5, id), last));
+    assert_eq!(connack.reason_code, code);
+    assert!(h.broker.session_info(id).is_none());
+}
+
 #[test]
 fn v5_will_qos_above_maximum_qos_is_refused_0x9b_mqtt_3_2_2_12() {
     // Maximum QoS 1: a will at QoS 2 is refused, 0x9B QoS not supported [MQTT-3.2.2-12].
-    let mut config = Harness::quiet_config();
-    config.maximum_qos = QoS::AtLeastOnce;
-    let mut h = Harness::new(config);
-    let (_, connack) = accepted(&mut h, connect_packet(V5, "fine"));
-    assert_eq!(connack.properties.maximum_qos, Some(QoS::AtLeastOnce)); // [MQTT-3.2.2-9]
-    let (_, connack) = refused(
-        &mut h,
-        with_will(
-            connect_packet(V5, "greedy"),
-            will("will/greedy", b"x", QoS::ExactlyOnce, false),
-        ),
+    will_beyond_the_servers_limits_is_refused(
+        |config| config.maximum_qos = QoS::AtLeastOnce,
+        // [MQTT-3.2.2-9]
+        |connack| assert_eq!(connack.properties.maximum_qos, Some(QoS::AtLeastOnce)),
+        "greedy",
+        will("will/greedy", b"x", QoS::ExactlyOnce, false),
+        ReasonCode::QoSNotSupported,
     );
-    assert_eq!(connack.reason_code, ReasonCode::QoSNotSupported);
-    assert!(h.broker.session_info("greedy").is_none());
 }
 
 #[test]
 fn v5_will_retain_without_retain_available_is_refused_0x9a_mqtt_3_2_2_13() {
     // No retained messages: a will with retain 1 is refused, 0x9A Retain not supported
     // [MQTT-3.2.2-13].
-    let mut config = Harness::quiet_config();
-    config.retain_available = false;
-    let mut h = Harness::new(config);
-    let (_, connack) = accepted(&mut h, connect_packet(V5, "fine"));
-    assert_eq!(connack.properties.retain_available, Some(false));
-    let (_, connack) = refused(
-        &mut h,
-        with_will(
-            connect_packet(V5, "keeper"),
-            will("will/keeper", b"x", QoS::AtMostOnce, true),
-        ),
+    will_beyond_the_servers_limits_is_refused(
+        |config| config.retain_available = false,
+        |connack| assert_eq!(connack.properties.retain_available, Some(false)),
+        "keeper",
+        will("will/keeper", b"x", QoS::AtMostOnce, true),
+        ReasonCode::RetainNotSupported,
     );
-    assert_eq!(connack.reason_code, ReasonCode::RetainNotSupported);
-    assert!(h.broker.session_info("keeper").is_none());
 }
 
 #[test]
@@ -1519,11 +1469,14 @@ fn takeover_publishes_the_old_connections_will_mqtt_3_1_4_3() {
     for version in [V3_1_1, V5] {
         let mut h = Harness::quiet();
         let w = watcher(&mut h, "w", "will/#");
-        let connect = with_will(
-            connect_packet(version, "twin"),
-            will("will/twin", b"replaced", QoS::AtLeastOnce, false),
+        let old = with_will_to_its_topic(
+            &mut h,
+            version,
+            "twin",
+            b"replaced",
+            QoS::AtLeastOnce,
+            false,
         );
-        let (old, _) = accepted(&mut h, connect);
         let new = h.connect("twin", version);
         assert_eq!(h.closed(old), Some(CloseReason::SessionTakenOver));
         assert_eq!(
@@ -1584,9 +1537,7 @@ fn shutdown_sends_v5_disconnect_0x8b_and_publishes_wills() {
 
 #[test]
 fn poll_timeout_moves_past_now_after_handle_timeout() {
-    let mut config = Config::default(); // with $SYS
-    config.sys_interval = Some(secs(1));
-    let mut h = Harness::new(config);
+    let mut h = Harness::with_sys(secs(1));
     // Many deadlines at the same instants: keep alives, a will delay, a session expiry.
     for i in 0..5 {
         let mut connect = connect_packet(V5, &format!("k{i}"));
@@ -1603,21 +1554,10 @@ fn poll_timeout_moves_past_now_after_handle_timeout() {
     h.process();
     assert_eq!(h.broker.connection_count(), 5);
 
-    let end = h.now + secs(10);
-    let mut steps = 0;
-    while let Some(at) = h.broker.poll_timeout() {
-        if at > end {
-            break;
-        }
-        steps += 1;
-        assert!(steps < 1_000, "timers do not advance");
-        h.now = h.now.max(at);
-        h.broker.handle_timeout(h.now);
-        h.process();
-        if let Some(next) = h.broker.poll_timeout() {
-            assert!(next > h.now, "poll_timeout did not move past now");
-        }
-    }
+    // `advance` steps from deadline to deadline, asserting after each `handle_timeout`
+    // that `poll_timeout` moved past now.
+    let steps = h.advance(secs(10));
+    assert!(steps < 1_000, "timers do not advance");
     assert_eq!(h.broker.connection_count(), 0);
     assert!(h.broker.session_info("x").is_none());
     assert_eq!(h.broker.stats().wills_published, 1);

@@ -9,127 +9,43 @@ mod harness;
 
 use std::num::NonZeroU16;
 
-use bytes::BytesMut;
 use harness::*;
-use mqtt_broker_core::{CloseReason, Config};
+use mqtt_broker_core::CloseReason;
 use mqtt_codec::{
-    Connect, Packet, ProtocolVersion, ProtocolVersion::*, Publish, PublishAck, QoS, ReasonCode,
-    Subscribe, SubscriptionId, SubscriptionOptions,
+    Connect, Packet, ProtocolVersion::*, Publish, PublishAck, QoS, ReasonCode, SubscriptionOptions,
 };
 
 // ---- Helpers ----
 
-/// Connects a v5 client with clean start (or a persistent session with expiry `u32::MAX`)
-/// and the given Receive Maximum; returns the client and Session Present.
-fn connect_v5(
-    h: &mut Harness,
-    client_id: &str,
-    receive_maximum: Option<u16>,
-    persistent: bool,
-) -> (ClientId, bool) {
-    let mut connect = Connect::new(V5, string(client_id));
-    connect.keep_alive = 0;
-    connect.clean_start = !persistent;
-    if persistent {
-        connect.properties.session_expiry_interval = Some(u32::MAX);
-    }
-    connect.properties.receive_maximum = receive_maximum.and_then(NonZeroU16::new);
-    let (c, connack) = h.connect_with(connect);
-    let connack = connack.expect("CONNACK");
-    assert_eq!(connack.reason_code, ReasonCode::Success, "{connack:?}");
-    (c, connack.session_present)
+/// Message `m{i}` to `topic` at `qos`, with packet id `i + 1` (at QoS 1/2).
+fn nth(topic: &str, i: u16, qos: QoS) -> Packet {
+    Packet::Publish(publish(
+        topic,
+        format!("m{i}").as_bytes(),
+        qos,
+        false,
+        i + 1,
+    ))
 }
 
-fn ack_packet(id: u16, reason: ReasonCode) -> PublishAck {
-    let mut ack = PublishAck::new(pid(id));
-    ack.reason_code = reason;
-    ack
-}
-
-fn puback(h: &mut Harness, c: ClientId, id: u16) {
-    h.send(c, Packet::PubAck(PublishAck::new(pid(id))));
-}
-
-fn pubrec(h: &mut Harness, c: ClientId, id: u16) {
-    h.send(c, Packet::PubRec(PublishAck::new(pid(id))));
-}
-
-fn pubrel(h: &mut Harness, c: ClientId, id: u16) {
-    h.send(c, Packet::PubRel(PublishAck::new(pid(id))));
-}
-
-fn pubcomp(h: &mut Harness, c: ClientId, id: u16) {
-    h.send(c, Packet::PubComp(PublishAck::new(pid(id))));
-}
-
-/// The packet id of a PUBLISH the broker sent (QoS 1/2).
-fn id_of(publish: &Publish) -> u16 {
-    publish
-        .packet_id
-        .expect("QoS 1/2 PUBLISH has a packet id")
-        .get()
-}
-
-fn payloads(publishes: &[Publish]) -> Vec<String> {
-    publishes
-        .iter()
-        .map(|p| String::from_utf8(p.payload.to_vec()).expect("utf-8 payload"))
-        .collect()
-}
-
+/// `{prefix}{i}` for each `i` in `range` (the payloads [`nth`] sends, with prefix "m").
 fn names(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{prefix}{i}")).collect()
 }
 
-/// Sends several packets from `c` in one read, so the broker handles them all before any
-/// of its output is pulled.
-fn send_burst(h: &mut Harness, c: ClientId, version: ProtocolVersion, packets: Vec<Packet>) {
-    let mut wire = BytesMut::new();
-    for packet in packets {
-        packet
-            .encode(version, &mut wire)
-            .expect("test packet encodes");
-    }
-    h.send_bytes(c, &wire);
-}
-
-/// Receives every PUBLISH `c` is sent, acknowledging each as its QoS asks, until nothing
-/// more arrives. Asserts that no more than `window` are ever unacknowledged at once.
-fn receive_all_acking(h: &mut Harness, c: ClientId, window: usize) -> Vec<Publish> {
-    let mut received = Vec::new();
-    loop {
-        let batch = h.publishes(c);
-        if batch.is_empty() {
-            return received;
-        }
-        let unacked = batch.iter().filter(|p| p.qos > QoS::AtMostOnce).count();
-        assert!(
-            unacked <= window,
-            "{unacked} QoS 1/2 PUBLISH in flight at once, window {window}"
-        );
-        for publish in &batch {
-            h.ack(c, publish);
-        }
-        received.extend(batch);
-    }
-}
-
-/// A packet's type and packet id, for comparisons that ignore reason codes.
-fn kind(packet: &Packet) -> (&'static str, u16) {
-    match packet {
-        Packet::PubAck(a) => ("PUBACK", a.packet_id.get()),
-        Packet::PubRec(a) => ("PUBREC", a.packet_id.get()),
-        Packet::PubRel(a) => ("PUBREL", a.packet_id.get()),
-        Packet::PubComp(a) => ("PUBCOMP", a.packet_id.get()),
-        Packet::Publish(p) => ("PUBLISH", p.packet_id.map_or(0, NonZeroU16::get)),
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
-fn quiet_with(edit: impl FnOnce(&mut Config)) -> Harness {
-    let mut config = Harness::quiet_config();
-    edit(&mut config);
-    Harness::new(config)
+/// Subscriber `sub` (v5, connected with `tweak`, which sets Receive Maximum 1; QoS 2 on `t`)
+/// has QoS 2 message "a" in flight and "b" waiting behind it; returns the subscriber and the
+/// packet id of "a".
+fn qos2_a_in_flight_b_waiting(
+    h: &mut Harness,
+    tweak: impl FnOnce(&mut Connect),
+) -> (ClientId, u16) {
+    let (sub, publisher) = v5_sub_and_pub(h, tweak, "t", QoS::ExactlyOnce);
+    h.publish(publisher, "t", b"a", QoS::ExactlyOnce, false, 1);
+    h.publish(publisher, "t", b"b", QoS::ExactlyOnce, false, 2);
+    let first = h.publishes(sub);
+    assert_eq!(texts(&first), ["a"]);
+    (sub, id_of(&first[0]))
 }
 
 // ---- Client -> broker: acknowledgements ----
@@ -146,16 +62,12 @@ fn qos1_publish_gets_puback_with_its_packet_id_mqtt_4_3_2_4() {
         h.clients[publisher].raw.clear();
         h.publish(publisher, "t", b"hello", QoS::AtLeastOnce, false, 0x0107);
         let got = h.drain(publisher);
-        assert_eq!(
-            got,
-            [Packet::PubAck(PublishAck::new(pid(0x0107)))],
-            "{version:?}"
-        );
+        assert_eq!(got, [puback(0x0107)], "{version:?}");
         if version == V3_1_1 {
             assert_eq!(h.clients[publisher].raw, [0x40, 0x02, 0x01, 0x07]);
         }
         let delivered = h.publishes(sub);
-        assert_eq!(payloads(&delivered), ["hello"]);
+        assert_eq!(texts(&delivered), ["hello"]);
     }
 }
 
@@ -169,21 +81,13 @@ fn qos2_publish_pubrec_pubrel_pubcomp_mqtt_4_3_3_8_and_4_3_3_11() {
         h.subscribe(sub, "t", QoS::ExactlyOnce);
         let publisher = h.connect("pub", version);
         h.publish(publisher, "t", b"once", QoS::ExactlyOnce, false, 42);
-        assert_eq!(
-            h.drain(publisher),
-            [Packet::PubRec(PublishAck::new(pid(42)))],
-            "{version:?}"
-        );
+        assert_eq!(h.drain(publisher), [pubrec(42)], "{version:?}");
         assert_eq!(h.broker.session_info("pub").unwrap().awaiting_pubrel, 1);
-        pubrel(&mut h, publisher, 42);
-        assert_eq!(
-            h.drain(publisher),
-            [Packet::PubComp(PublishAck::new(pid(42)))],
-            "{version:?}"
-        );
+        h.send(publisher, pubrel(42));
+        assert_eq!(h.drain(publisher), [pubcomp(42)], "{version:?}");
         assert_eq!(h.broker.session_info("pub").unwrap().awaiting_pubrel, 0);
         let delivered = h.publishes(sub);
-        assert_eq!(payloads(&delivered), ["once"]);
+        assert_eq!(texts(&delivered), ["once"]);
         assert_eq!(delivered[0].qos, QoS::ExactlyOnce);
     }
 }
@@ -198,29 +102,19 @@ fn repeated_qos2_publish_before_pubrel_not_forwarded_again_mqtt_4_3_3_10() {
         h.subscribe(sub, "t", QoS::ExactlyOnce);
         let publisher = h.connect("pub", version);
         h.publish(publisher, "t", b"m", QoS::ExactlyOnce, false, 9);
-        assert_eq!(
-            h.drain(publisher),
-            [Packet::PubRec(PublishAck::new(pid(9)))]
-        );
+        assert_eq!(h.drain(publisher), [pubrec(9)]);
         assert_eq!(h.publishes(sub).len(), 1);
 
         for _ in 0..2 {
             let mut again = publish("t", b"m", QoS::ExactlyOnce, false, 9);
             again.dup = true;
             h.send(publisher, Packet::Publish(again));
-            assert_eq!(
-                h.drain(publisher),
-                [Packet::PubRec(PublishAck::new(pid(9)))],
-                "{version:?}: PUBREC again"
-            );
+            assert_eq!(h.drain(publisher), [pubrec(9)], "{version:?}: PUBREC again");
             assert!(h.drain(sub).is_empty(), "{version:?}: forwarded twice");
         }
         // Even without DUP the id still names the same message until PUBREL.
         h.publish(publisher, "t", b"m", QoS::ExactlyOnce, false, 9);
-        assert_eq!(
-            h.drain(publisher),
-            [Packet::PubRec(PublishAck::new(pid(9)))]
-        );
+        assert_eq!(h.drain(publisher), [pubrec(9)]);
         assert!(h.drain(sub).is_empty(), "{version:?}: forwarded twice");
         assert_eq!(h.broker.session_info("pub").unwrap().awaiting_pubrel, 1);
         assert!(!h.is_gone(publisher));
@@ -245,17 +139,11 @@ fn qos2_packet_id_is_new_again_after_pubrel_mqtt_4_3_3_12() {
                 false,
                 3,
             );
-            pubrel(&mut h, publisher, 3);
-            assert_eq!(
-                h.drain(publisher),
-                [
-                    Packet::PubRec(PublishAck::new(pid(3))),
-                    Packet::PubComp(PublishAck::new(pid(3)))
-                ]
-            );
+            h.send(publisher, pubrel(3));
+            assert_eq!(h.drain(publisher), [pubrec(3), pubcomp(3)]);
         }
         let delivered = h.publishes(sub);
-        assert_eq!(payloads(&delivered), ["first", "second"], "{version:?}");
+        assert_eq!(texts(&delivered), ["first", "second"], "{version:?}");
     }
 }
 
@@ -272,14 +160,8 @@ fn qos1_packet_id_reused_after_puback_is_new_message_mqtt_4_3_2_5() {
         let mut second = publish("t", b"b", QoS::AtLeastOnce, false, 5);
         second.dup = true;
         h.send(publisher, Packet::Publish(second));
-        assert_eq!(
-            h.drain(publisher),
-            [
-                Packet::PubAck(PublishAck::new(pid(5))),
-                Packet::PubAck(PublishAck::new(pid(5)))
-            ]
-        );
-        assert_eq!(payloads(&h.publishes(sub)), ["a", "b"], "{version:?}");
+        assert_eq!(h.drain(publisher), [puback(5), puback(5)]);
+        assert_eq!(texts(&h.publishes(sub)), ["a", "b"], "{version:?}");
     }
 }
 
@@ -287,44 +169,30 @@ fn qos1_packet_id_reused_after_puback_is_new_message_mqtt_4_3_2_5() {
 /// still answered with PUBCOMP (0x92 Packet Identifier not found in v5).
 #[test]
 fn pubrel_for_unknown_id_gets_pubcomp_0x92_mqtt_4_3_3_11() {
-    let mut h = Harness::quiet();
-    let c5 = h.connect("v5", V5);
-    pubrel(&mut h, c5, 77);
-    assert_eq!(
-        h.drain(c5),
-        [Packet::PubComp(ack_packet(
-            77,
-            ReasonCode::PacketIdentifierNotFound
-        ))]
-    );
-    assert!(!h.is_gone(c5));
-
-    let c3 = h.connect("v3", V3_1_1);
-    pubrel(&mut h, c3, 77);
-    assert_eq!(h.drain(c3), [Packet::PubComp(PublishAck::new(pid(77)))]);
-    assert!(!h.is_gone(c3));
+    unknown_id_is_answered(pubrel, Packet::PubComp, 77);
 }
 
 /// v5 [MQTT-4.3.3-4] with reason 0x92 (v5 3.6.2.1): a PUBREC for a packet id the broker
 /// never sent is answered with PUBREL 0x92 (v3: a plain PUBREL), the connection stays.
 #[test]
 fn pubrec_for_unknown_id_gets_pubrel_0x92_mqtt_4_3_3_4() {
-    let mut h = Harness::quiet();
-    let c5 = h.connect("v5", V5);
-    pubrec(&mut h, c5, 300);
-    assert_eq!(
-        h.drain(c5),
-        [Packet::PubRel(ack_packet(
-            300,
-            ReasonCode::PacketIdentifierNotFound
-        ))]
-    );
-    assert!(!h.is_gone(c5));
+    unknown_id_is_answered(pubrec, Packet::PubRel, 300);
+}
 
-    let c3 = h.connect("v3", V3_1_1);
-    pubrec(&mut h, c3, 300);
-    assert_eq!(h.drain(c3), [Packet::PubRel(PublishAck::new(pid(300)))]);
-    assert!(!h.is_gone(c3));
+/// A v5 client, then a 3.1.1 one, sends `sent` for packet id `id`, which names no flow: the
+/// broker answers `answer` with 0x92 Packet Identifier not found (3.1.1: a plain one), and
+/// the connection stays.
+fn unknown_id_is_answered(sent: fn(u16) -> Packet, answer: fn(PublishAck) -> Packet, id: u16) {
+    for (version, reason) in [
+        (V5, ReasonCode::PacketIdentifierNotFound),
+        (V3_1_1, ReasonCode::Success),
+    ] {
+        let mut h = Harness::quiet();
+        let c = h.connect("c", version);
+        h.send(c, sent(id));
+        assert_eq!(h.drain(c), [answer(ack_packet(id, reason))], "{version:?}");
+        assert!(!h.is_gone(c), "{version:?}");
+    }
 }
 
 /// v3 [MQTT-4.6.0-2], [MQTT-4.6.0-3] (followed by the server, v3 [MQTT-4.6.0-6]): PUBACKs
@@ -349,15 +217,10 @@ fn acks_sent_in_order_of_receipt_mqtt_4_6_0_2_and_4_6_0_3() {
                 Packet::Publish(publish("t", b"x", qos, false, id))
             })
             .collect();
-        send_burst(&mut h, publisher, version, burst);
+        h.send_burst(publisher, burst);
         assert_eq!(
             h.drain(publisher),
-            [
-                Packet::PubAck(PublishAck::new(pid(30))),
-                Packet::PubRec(PublishAck::new(pid(10))),
-                Packet::PubAck(PublishAck::new(pid(20))),
-                Packet::PubRec(PublishAck::new(pid(5))),
-            ],
+            [puback(30), pubrec(10), puback(20), pubrec(5),],
             "{version:?}"
         );
     }
@@ -383,9 +246,9 @@ fn broker_qos1_delivery_held_until_puback_mqtt_4_3_2_3() {
         let id = id_of(&got[0]);
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 1);
         // A PUBACK for some other id changes nothing.
-        puback(&mut h, sub, id.wrapping_add(1).max(1));
+        h.send(sub, puback(id.wrapping_add(1).max(1)));
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 1);
-        puback(&mut h, sub, id);
+        h.send(sub, puback(id));
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 0);
         assert!(h.drain(sub).is_empty(), "{version:?}");
     }
@@ -408,14 +271,10 @@ fn broker_qos2_flow_pubrel_after_pubrec_forget_after_pubcomp_mqtt_4_3_3_4() {
         assert!(!got[0].dup);
         let id = id_of(&got[0]);
 
-        pubrec(&mut h, sub, id);
-        assert_eq!(
-            h.drain(sub),
-            [Packet::PubRel(PublishAck::new(pid(id)))],
-            "{version:?}"
-        );
+        h.send(sub, pubrec(id));
+        assert_eq!(h.drain(sub), [pubrel(id)], "{version:?}");
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 1);
-        pubcomp(&mut h, sub, id);
+        h.send(sub, pubcomp(id));
         assert!(h.drain(sub).is_empty());
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 0);
 
@@ -483,7 +342,7 @@ fn inflight_packet_ids_are_nonzero_and_unique_mqtt_2_2_1_4() {
             };
             h.publish(publisher, "t", b"x", qos, false, i + 1);
             if qos == QoS::ExactlyOnce {
-                pubrel(&mut h, publisher, i + 1);
+                h.send(publisher, pubrel(i + 1));
             }
         }
         let got = h.publishes(sub);
@@ -526,7 +385,7 @@ fn packet_ids_wrap_after_65535_and_skip_inflight_mqtt_2_2_1_4() {
         }
         seen_max |= id == u16::MAX;
         previous = id;
-        puback(&mut h, sub, id);
+        h.send(sub, puback(id));
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 1);
     }
     assert!(seen_max, "id 65535 never used");
@@ -540,15 +399,7 @@ fn packet_ids_wrap_after_65535_and_skip_inflight_mqtt_2_2_1_4() {
 #[test]
 fn pubrec_with_error_ends_flow_without_pubrel_v5_mqtt_4_4_0_2() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), true);
-    h.subscribe(sub, "t", QoS::ExactlyOnce);
-    let publisher = h.connect("pub", V5);
-    h.publish(publisher, "t", b"a", QoS::ExactlyOnce, false, 1);
-    h.publish(publisher, "t", b"b", QoS::ExactlyOnce, false, 2);
-    let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["a"]);
-    let id = id_of(&first[0]);
-
+    let (sub, id) = qos2_a_in_flight_b_waiting(&mut h, persistent_receive_maximum(1));
     h.send(
         sub,
         Packet::PubRec(ack_packet(id, ReasonCode::UnspecifiedError)),
@@ -559,22 +410,15 @@ fn pubrec_with_error_ends_flow_without_pubrel_v5_mqtt_4_4_0_2() {
         "PUBREL after an error PUBREC: {after:?}"
     );
     // The slot is free: the next message goes out.
-    let next: Vec<Publish> = after
-        .into_iter()
-        .filter_map(|p| match p {
-            Packet::Publish(p) => Some(p),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(payloads(&next), ["b"]);
+    assert_eq!(texts(&publishes_in(&after)), ["b"]);
     assert_eq!(h.broker.session_info("sub").unwrap().inflight, 1);
 
     // On resume only "b" is unacknowledged.
     h.drop_connection(sub);
-    let (sub, present) = connect_v5(&mut h, "sub", Some(10), true);
-    assert!(present);
+    let (sub, connack) = connect_v5(&mut h, "sub", persistent_receive_maximum(10));
+    assert!(connack.session_present);
     let resent = h.publishes(sub);
-    assert_eq!(payloads(&resent), ["b"]);
+    assert_eq!(texts(&resent), ["b"]);
     assert!(resent[0].dup);
 }
 
@@ -583,9 +427,7 @@ fn pubrec_with_error_ends_flow_without_pubrel_v5_mqtt_4_4_0_2() {
 #[test]
 fn puback_with_error_acknowledges_message_v5_mqtt_4_4_0_2() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", None, true);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, persistent(u32::MAX), "t", QoS::AtLeastOnce);
     h.publish(publisher, "t", b"a", QoS::AtLeastOnce, false, 1);
     let id = id_of(&h.publishes(sub)[0]);
     h.send(
@@ -594,8 +436,8 @@ fn puback_with_error_acknowledges_message_v5_mqtt_4_4_0_2() {
     );
     assert_eq!(h.broker.session_info("sub").unwrap().inflight, 0);
     h.drop_connection(sub);
-    let (sub, present) = connect_v5(&mut h, "sub", None, true);
-    assert!(present);
+    let (sub, connack) = connect_v5(&mut h, "sub", persistent(u32::MAX));
+    assert!(connack.session_present);
     assert!(h.drain(sub).is_empty());
 }
 
@@ -625,28 +467,18 @@ fn incoming_dup_not_propagated_mqtt_3_3_1_3() {
 fn per_topic_order_kept_at_each_qos_behind_full_window_mqtt_4_6_0_6() {
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
         let mut h = Harness::quiet();
-        let (sub, _) = connect_v5(&mut h, "sub", Some(2), false);
+        let (sub, _) = connect_v5(&mut h, "sub", receive_maximum(2));
         h.subscribe(sub, "ordered", QoS::ExactlyOnce);
         let publisher = h.connect("pub", V3_1_1);
-        let burst = (0..30u16)
-            .map(|i| {
-                Packet::Publish(publish(
-                    "ordered",
-                    format!("m{i}").as_bytes(),
-                    qos,
-                    false,
-                    i + 1,
-                ))
-            })
-            .collect();
-        send_burst(&mut h, publisher, V3_1_1, burst);
+        let burst = (0..30u16).map(|i| nth("ordered", i, qos)).collect();
+        h.send_burst(publisher, burst);
         if qos == QoS::ExactlyOnce {
             for i in 0..30u16 {
-                pubrel(&mut h, publisher, i + 1);
+                h.send(publisher, pubrel(i + 1));
             }
         }
-        let got = receive_all_acking(&mut h, sub, 2);
-        assert_eq!(payloads(&got), names("m", 0..30), "{qos:?}");
+        let got = receive_all_within(&mut h, sub, 2);
+        assert_eq!(texts(&got), names("m", 0..30), "{qos:?}");
         assert!(got.iter().all(|p| p.qos == qos && !p.dup));
     }
 }
@@ -654,23 +486,16 @@ fn per_topic_order_kept_at_each_qos_behind_full_window_mqtt_4_6_0_6() {
 /// 3.1.1 ordering with `config.max_inflight` as the window (v3 [MQTT-4.6.0-6]).
 #[test]
 fn order_kept_for_v3_subscriber_with_small_max_inflight_mqtt_4_6_0_6() {
-    let mut h = quiet_with(|c| c.max_inflight = 3);
+    let mut h = Harness::quiet_with(|c| c.max_inflight = 3);
     let sub = h.connect("sub", V3_1_1);
     h.subscribe(sub, "o", QoS::ExactlyOnce);
     let publisher = h.connect("pub", V3_1_1);
     for i in 0..25u16 {
-        h.publish(
-            publisher,
-            "o",
-            format!("m{i}").as_bytes(),
-            QoS::ExactlyOnce,
-            false,
-            i + 1,
-        );
-        pubrel(&mut h, publisher, i + 1);
+        h.send(publisher, nth("o", i, QoS::ExactlyOnce));
+        h.send(publisher, pubrel(i + 1));
     }
-    let got = receive_all_acking(&mut h, sub, 3);
-    assert_eq!(payloads(&got), names("m", 0..25));
+    let got = receive_all_within(&mut h, sub, 3);
+    assert_eq!(texts(&got), names("m", 0..25));
 }
 
 /// Broker doc [MQTT-4.6.0-6] (stricter than the spec, which orders per topic and QoS; v3
@@ -679,20 +504,18 @@ fn order_kept_for_v3_subscriber_with_small_max_inflight_mqtt_4_6_0_6() {
 #[test]
 fn qos0_does_not_overtake_queued_qos1_mqtt_4_6_0_6() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), false);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(1), "t", QoS::AtLeastOnce);
     h.publish(publisher, "t", b"a", QoS::AtLeastOnce, false, 1);
     h.publish(publisher, "t", b"b", QoS::AtLeastOnce, false, 2);
     h.publish(publisher, "t", b"c", QoS::AtMostOnce, false, 0);
     h.publish(publisher, "t", b"d", QoS::AtLeastOnce, false, 3);
     let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["a"], "c overtook b");
+    assert_eq!(texts(&first), ["a"], "c overtook b");
     let info = h.broker.session_info("sub").unwrap();
     assert_eq!((info.inflight, info.queued), (1, 3));
     h.ack(sub, &first[0]);
-    let rest = receive_all_acking(&mut h, sub, 1);
-    assert_eq!(payloads(&rest), ["b", "c", "d"]);
+    let rest = receive_all_within(&mut h, sub, 1);
+    assert_eq!(texts(&rest), ["b", "c", "d"]);
     assert_eq!(rest[1].qos, QoS::AtMostOnce);
 }
 
@@ -710,17 +533,11 @@ fn pubrels_sent_in_order_of_pubrecs_mqtt_4_6_0_4() {
     let ids: Vec<u16> = h.publishes(sub).iter().map(id_of).collect();
     assert_eq!(ids.len(), 3);
     let order = [ids[2], ids[0], ids[1]];
-    let burst = order
-        .iter()
-        .map(|&id| Packet::PubRec(PublishAck::new(pid(id))))
-        .collect();
-    send_burst(&mut h, sub, V5, burst);
+    let burst = order.iter().map(|&id| pubrec(id)).collect();
+    h.send_burst(sub, burst);
     assert_eq!(
         h.drain(sub),
-        order
-            .iter()
-            .map(|&id| Packet::PubRel(PublishAck::new(pid(id))))
-            .collect::<Vec<_>>()
+        order.iter().map(|&id| pubrel(id)).collect::<Vec<_>>()
     );
 }
 
@@ -737,17 +554,10 @@ fn resume_resends_unacked_qos1_with_dup_same_ids_same_order_v3_mqtt_4_4_0_1() {
     h.subscribe(sub, "t", QoS::AtLeastOnce);
     let publisher = h.connect("pub", V3_1_1);
     for i in 0..3u16 {
-        h.publish(
-            publisher,
-            "t",
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-            i + 1,
-        );
+        h.send(publisher, nth("t", i, QoS::AtLeastOnce));
     }
     let original = h.publishes(sub);
-    assert_eq!(payloads(&original), names("m", 0..3));
+    assert_eq!(texts(&original), names("m", 0..3));
     h.drop_connection(sub);
 
     let (sub, present) = h.connect_persistent("sub", V3_1_1);
@@ -760,7 +570,7 @@ fn resume_resends_unacked_qos1_with_dup_same_ids_same_order_v3_mqtt_4_4_0_1() {
             other => panic!("only PUBLISH re-sent, got {other:?}"),
         })
         .collect();
-    assert_eq!(payloads(&resent), names("m", 0..3));
+    assert_eq!(texts(&resent), names("m", 0..3));
     for (again, first) in resent.iter().zip(&original) {
         assert!(again.dup, "DUP 1 on re-delivery [MQTT-3.3.1-1]");
         assert_eq!(again.packet_id, first.packet_id, "same packet id");
@@ -784,10 +594,10 @@ fn resume_resends_pubrel_for_pubrec_d_qos2_and_publish_for_others_mqtt_4_4_0_1()
         h.publish(publisher, "t", b"released", QoS::ExactlyOnce, false, 1);
         h.publish(publisher, "t", b"pending", QoS::ExactlyOnce, false, 2);
         let original = h.publishes(sub);
-        assert_eq!(payloads(&original), ["released", "pending"]);
+        assert_eq!(texts(&original), ["released", "pending"]);
         let (a, b) = (id_of(&original[0]), id_of(&original[1]));
-        pubrec(&mut h, sub, a);
-        assert_eq!(h.drain(sub), [Packet::PubRel(PublishAck::new(pid(a)))]);
+        h.send(sub, pubrec(a));
+        assert_eq!(h.drain(sub), [pubrel(a)]);
         h.drop_connection(sub);
 
         let (sub, present) = h.connect_persistent("sub", version);
@@ -795,29 +605,23 @@ fn resume_resends_pubrel_for_pubrec_d_qos2_and_publish_for_others_mqtt_4_4_0_1()
         let got = h.drain(sub);
         assert_eq!(got.len(), 2, "{version:?}: {got:?}");
         assert!(
-            got.contains(&Packet::PubRel(PublishAck::new(pid(a)))),
+            got.contains(&pubrel(a)),
             "{version:?}: PUBREL not re-sent: {got:?}"
         );
-        let publishes: Vec<&Publish> = got
-            .iter()
-            .filter_map(|p| match p {
-                Packet::Publish(p) => Some(p),
-                _ => None,
-            })
-            .collect();
+        let publishes = publishes_in(&got);
         assert_eq!(
             publishes.len(),
             1,
             "{version:?}: PUBLISH re-sent after PUBREL"
         );
-        assert_eq!(id_of(publishes[0]), b);
+        assert_eq!(id_of(&publishes[0]), b);
         assert!(publishes[0].dup);
         assert_eq!(&publishes[0].payload[..], b"pending");
 
-        pubcomp(&mut h, sub, a);
-        pubrec(&mut h, sub, b);
-        assert_eq!(h.drain(sub), [Packet::PubRel(PublishAck::new(pid(b)))]);
-        pubcomp(&mut h, sub, b);
+        h.send(sub, pubcomp(a));
+        h.send(sub, pubrec(b));
+        assert_eq!(h.drain(sub), [pubrel(b)]);
+        h.send(sub, pubcomp(b));
         assert_eq!(h.broker.session_info("sub").unwrap().inflight, 0);
     }
 }
@@ -836,7 +640,7 @@ fn resume_resends_nothing_else_mqtt_4_4_0_1() {
         h.publish(publisher, "t", b"unacked", QoS::AtLeastOnce, false, 2);
         h.publish(publisher, "t", b"done", QoS::ExactlyOnce, false, 3);
         let got = h.publishes(sub);
-        assert_eq!(payloads(&got), ["zero", "acked", "unacked", "done"]);
+        assert_eq!(texts(&got), ["zero", "acked", "unacked", "done"]);
         h.ack(sub, &got[1]);
         h.ack(sub, &got[3]);
         let _ = h.drain(sub); // the PUBREL for "done"
@@ -861,9 +665,7 @@ fn resume_resends_nothing_else_mqtt_4_4_0_1() {
 fn offline_session_gets_queued_qos1_qos2_not_qos0_mqtt_4_5_0_1() {
     for version in [V3_1_1, V5] {
         let mut h = Harness::quiet();
-        let (sub, _) = h.connect_persistent("sub", version);
-        h.subscribe(sub, "t", QoS::ExactlyOnce);
-        h.drop_connection(sub);
+        h.offline_subscriber("sub", version, "t", QoS::ExactlyOnce);
         let publisher = h.connect("pub", V5);
         h.publish(publisher, "t", b"q0", QoS::AtMostOnce, false, 0);
         h.publish(publisher, "t", b"q1", QoS::AtLeastOnce, false, 1);
@@ -876,7 +678,7 @@ fn offline_session_gets_queued_qos1_qos2_not_qos0_mqtt_4_5_0_1() {
         let (sub, present) = h.connect_persistent("sub", version);
         assert!(present);
         let got = h.publishes(sub);
-        assert_eq!(payloads(&got), ["q1", "q2"], "{version:?}");
+        assert_eq!(texts(&got), ["q1", "q2"], "{version:?}");
         assert_eq!(got[0].qos, QoS::AtLeastOnce);
         assert_eq!(got[1].qos, QoS::ExactlyOnce);
         assert!(got.iter().all(|p| !p.dup), "never sent before: DUP 0");
@@ -887,17 +689,15 @@ fn offline_session_gets_queued_qos1_qos2_not_qos0_mqtt_4_5_0_1() {
 /// queued for an offline session too, in order with the rest.
 #[test]
 fn offline_qos0_queued_when_configured_v5_4_1() {
-    let mut h = quiet_with(|c| c.queue_qos0_offline = true);
-    let (sub, _) = h.connect_persistent("sub", V5);
-    h.subscribe(sub, "t", QoS::ExactlyOnce);
-    h.drop_connection(sub);
+    let mut h = Harness::quiet_with(|c| c.queue_qos0_offline = true);
+    h.offline_subscriber("sub", V5, "t", QoS::ExactlyOnce);
     let publisher = h.connect("pub", V5);
     h.publish(publisher, "t", b"a", QoS::AtMostOnce, false, 0);
     h.publish(publisher, "t", b"b", QoS::AtLeastOnce, false, 1);
     h.publish(publisher, "t", b"c", QoS::AtMostOnce, false, 0);
     let (sub, _) = h.connect_persistent("sub", V5);
     let got = h.publishes(sub);
-    assert_eq!(payloads(&got), ["a", "b", "c"]);
+    assert_eq!(texts(&got), ["a", "b", "c"]);
     assert_eq!(
         got.iter().map(|p| p.qos).collect::<Vec<_>>(),
         [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtMostOnce]
@@ -909,28 +709,20 @@ fn offline_qos0_queued_when_configured_v5_4_1() {
 #[test]
 fn resume_resends_inflight_then_queued_within_window_v5_mqtt_4_4_0_1() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(2), true);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) =
+        v5_sub_and_pub(&mut h, persistent_receive_maximum(2), "t", QoS::AtLeastOnce);
     for i in 0..4u16 {
-        h.publish(
-            publisher,
-            "t",
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-            i + 1,
-        );
+        h.send(publisher, nth("t", i, QoS::AtLeastOnce));
     }
     let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["m0", "m1"]);
+    assert_eq!(texts(&first), ["m0", "m1"]);
     h.drop_connection(sub);
     h.publish(publisher, "t", b"m4", QoS::AtLeastOnce, false, 9);
 
-    let (sub, present) = connect_v5(&mut h, "sub", Some(2), true);
-    assert!(present);
+    let (sub, connack) = connect_v5(&mut h, "sub", persistent_receive_maximum(2));
+    assert!(connack.session_present);
     let resent = h.publishes(sub);
-    assert_eq!(payloads(&resent), ["m0", "m1"]);
+    assert_eq!(texts(&resent), ["m0", "m1"]);
     assert!(resent.iter().all(|p| p.dup));
     assert_eq!(
         resent.iter().map(|p| p.packet_id).collect::<Vec<_>>(),
@@ -939,8 +731,8 @@ fn resume_resends_inflight_then_queued_within_window_v5_mqtt_4_4_0_1() {
     for p in &resent {
         h.ack(sub, p);
     }
-    let rest = receive_all_acking(&mut h, sub, 2);
-    assert_eq!(payloads(&rest), ["m2", "m3", "m4"]);
+    let rest = receive_all_within(&mut h, sub, 2);
+    assert_eq!(texts(&rest), ["m2", "m3", "m4"]);
     assert!(rest.iter().all(|p| !p.dup));
 }
 
@@ -962,12 +754,7 @@ fn takeover_resumes_inflight_on_new_connection_mqtt_4_4_0_1() {
         assert!(present);
         assert_eq!(h.closed(old), Some(CloseReason::SessionTakenOver));
         if version == V5 {
-            assert_eq!(
-                h.drain(old),
-                [Packet::Disconnect(mqtt_codec::Disconnect::new(
-                    ReasonCode::SessionTakenOver
-                ))]
-            );
+            assert_eq!(h.drain(old), [disconnect(ReasonCode::SessionTakenOver)]);
         }
         let again = h.publishes(new);
         assert_eq!(again.len(), 1, "{version:?}");
@@ -983,7 +770,7 @@ fn takeover_resumes_inflight_on_new_connection_mqtt_4_4_0_1() {
 #[test]
 fn clean_start_discards_inflight_and_queued_mqtt_3_1_2_4() {
     for version in [V3_1_1, V5] {
-        let mut h = quiet_with(|c| c.max_inflight = 1);
+        let mut h = Harness::quiet_with(|c| c.max_inflight = 1);
         let (sub, _) = h.connect_persistent("sub", version);
         h.subscribe(sub, "t", QoS::AtLeastOnce);
         let publisher = h.connect("pub", V5);
@@ -1007,26 +794,25 @@ fn clean_start_discards_inflight_and_queued_mqtt_3_1_2_4() {
 #[test]
 fn resume_resend_respects_new_receive_maximum_v5_mqtt_3_3_4_9() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(5), true);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) =
+        v5_sub_and_pub(&mut h, persistent_receive_maximum(5), "t", QoS::AtLeastOnce);
     h.publish(publisher, "t", b"a", QoS::AtLeastOnce, false, 1);
     h.publish(publisher, "t", b"b", QoS::AtLeastOnce, false, 2);
     let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["a", "b"]);
+    assert_eq!(texts(&first), ["a", "b"]);
     h.drop_connection(sub);
 
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), true);
+    let (sub, _) = connect_v5(&mut h, "sub", persistent_receive_maximum(1));
     let resent = h.publishes(sub);
     assert_eq!(
-        payloads(&resent),
+        texts(&resent),
         ["a"],
         "more PUBLISH in flight than Receive Maximum 1"
     );
     assert!(resent[0].dup);
     h.ack(sub, &resent[0]);
     let next = h.publishes(sub);
-    assert_eq!(payloads(&next), ["b"]);
+    assert_eq!(texts(&next), ["b"]);
     assert_eq!(next[0].packet_id, first[1].packet_id);
 }
 
@@ -1037,18 +823,9 @@ fn resume_resend_respects_new_receive_maximum_v5_mqtt_3_3_4_9() {
 #[test]
 fn client_receive_maximum_bounds_inflight_v5_mqtt_3_3_4_9() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(2), false);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(2), "t", QoS::AtLeastOnce);
     for i in 0..5u16 {
-        h.publish(
-            publisher,
-            "t",
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-            i + 1,
-        );
+        h.send(publisher, nth("t", i, QoS::AtLeastOnce));
         let info = h.broker.session_info("sub").unwrap();
         assert!(
             info.inflight <= 2,
@@ -1057,17 +834,17 @@ fn client_receive_maximum_bounds_inflight_v5_mqtt_3_3_4_9() {
         );
     }
     let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["m0", "m1"]);
+    assert_eq!(texts(&first), ["m0", "m1"]);
     let info = h.broker.session_info("sub").unwrap();
     assert_eq!((info.inflight, info.queued), (2, 3));
 
     h.ack(sub, &first[0]);
     let next = h.publishes(sub);
-    assert_eq!(payloads(&next), ["m2"], "one PUBACK frees one slot");
+    assert_eq!(texts(&next), ["m2"], "one PUBACK frees one slot");
     h.ack(sub, &first[1]);
     h.ack(sub, &next[0]);
     let rest = h.publishes(sub);
-    assert_eq!(payloads(&rest), ["m3", "m4"]);
+    assert_eq!(texts(&rest), ["m3", "m4"]);
     assert_eq!(h.broker.session_info("sub").unwrap().queued, 0);
 }
 
@@ -1076,31 +853,18 @@ fn client_receive_maximum_bounds_inflight_v5_mqtt_3_3_4_9() {
 #[test]
 fn qos2_window_slot_freed_by_pubcomp_not_pubrec_v5_mqtt_4_9_0_2() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), false);
-    h.subscribe(sub, "t", QoS::ExactlyOnce);
-    let publisher = h.connect("pub", V5);
-    h.publish(publisher, "t", b"a", QoS::ExactlyOnce, false, 1);
-    h.publish(publisher, "t", b"b", QoS::ExactlyOnce, false, 2);
-    let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["a"]);
-    let id = id_of(&first[0]);
-    pubrec(&mut h, sub, id);
-    assert_eq!(
-        h.drain(sub),
-        [Packet::PubRel(PublishAck::new(pid(id)))],
-        "no new PUBLISH before PUBCOMP"
-    );
-    pubcomp(&mut h, sub, id);
-    assert_eq!(payloads(&h.publishes(sub)), ["b"]);
+    let (sub, id) = qos2_a_in_flight_b_waiting(&mut h, receive_maximum(1));
+    h.send(sub, pubrec(id));
+    assert_eq!(h.drain(sub), [pubrel(id)], "no new PUBLISH before PUBCOMP");
+    h.send(sub, pubcomp(id));
+    assert_eq!(texts(&h.publishes(sub)), ["b"]);
 }
 
 /// v5 [MQTT-3.3.4-9]: `config.max_inflight` caps a v5 client's larger Receive Maximum.
 #[test]
 fn max_inflight_caps_client_receive_maximum_v5_mqtt_3_3_4_9() {
-    let mut h = quiet_with(|c| c.max_inflight = 3);
-    let (sub, _) = connect_v5(&mut h, "sub", Some(50), false);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let mut h = Harness::quiet_with(|c| c.max_inflight = 3);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(50), "t", QoS::AtLeastOnce);
     for i in 0..6u16 {
         h.publish(publisher, "t", b"x", QoS::AtLeastOnce, false, i + 1);
     }
@@ -1113,25 +877,18 @@ fn max_inflight_caps_client_receive_maximum_v5_mqtt_3_3_4_9() {
 /// bounds what a 3.1.1 client has unacknowledged.
 #[test]
 fn max_inflight_bounds_v3_client_mqtt_4_6_0_6() {
-    let mut h = quiet_with(|c| c.max_inflight = 2);
+    let mut h = Harness::quiet_with(|c| c.max_inflight = 2);
     let sub = h.connect("sub", V3_1_1);
     h.subscribe(sub, "t", QoS::ExactlyOnce);
     let publisher = h.connect("pub", V3_1_1);
     for i in 0..5u16 {
-        h.publish(
-            publisher,
-            "t",
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-            i + 1,
-        );
+        h.send(publisher, nth("t", i, QoS::AtLeastOnce));
     }
     let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["m0", "m1"]);
+    assert_eq!(texts(&first), ["m0", "m1"]);
     assert_eq!(h.broker.session_info("sub").unwrap().inflight, 2);
     h.ack(sub, &first[1]);
-    assert_eq!(payloads(&h.publishes(sub)), ["m2"]);
+    assert_eq!(texts(&h.publishes(sub)), ["m2"]);
 }
 
 /// v5 [MQTT-3.3.4-10], [MQTT-4.9.0-3]: with the window full, the broker still answers
@@ -1139,9 +896,7 @@ fn max_inflight_bounds_v3_client_mqtt_4_6_0_6() {
 #[test]
 fn full_window_does_not_delay_other_packets_v5_mqtt_3_3_4_10() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), false);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(1), "t", QoS::AtLeastOnce);
     for i in 0..3u16 {
         h.publish(publisher, "t", b"x", QoS::AtLeastOnce, false, i + 1);
     }
@@ -1167,16 +922,13 @@ fn full_window_does_not_delay_other_packets_v5_mqtt_3_3_4_10() {
 /// [MQTT-3.3.4-7]): `config.receive_maximum` is announced; the default 65,535 is left out.
 #[test]
 fn connack_carries_broker_receive_maximum_v5_mqtt_3_3_4_7() {
-    let mut h = quiet_with(|c| c.receive_maximum = 3);
-    let (_, connack) = h.connect_with(Connect::new(V5, string("a")));
-    assert_eq!(
-        connack.unwrap().properties.receive_maximum,
-        NonZeroU16::new(3)
-    );
+    let mut h = Harness::quiet_with(|c| c.receive_maximum = 3);
+    let (_, connack) = connect_v5(&mut h, "a", |_| {});
+    assert_eq!(connack.properties.receive_maximum, NonZeroU16::new(3));
 
     let mut h = Harness::quiet();
-    let (_, connack) = h.connect_with(Connect::new(V5, string("b")));
-    assert_eq!(connack.unwrap().properties.receive_maximum, None);
+    let (_, connack) = connect_v5(&mut h, "b", |_| {});
+    assert_eq!(connack.properties.receive_maximum, None);
 }
 
 /// v5 [MQTT-3.3.4-7] (with 3.3.4: "the Server uses a DISCONNECT packet with Reason Code
@@ -1185,46 +937,38 @@ fn connack_carries_broker_receive_maximum_v5_mqtt_3_3_4_7() {
 /// other clients are unaffected (conformance 35a).
 #[test]
 fn client_exceeding_broker_receive_maximum_gets_disconnect_0x93_v5_mqtt_3_3_4_7() {
-    let mut h = quiet_with(|c| c.receive_maximum = 2);
+    let mut h = Harness::quiet_with(|c| c.receive_maximum = 2);
     let sub = h.connect("sub", V5);
     h.subscribe(sub, "t", QoS::ExactlyOnce);
     let publisher = h.connect("pub", V5);
     let other = h.connect("other", V5);
     for id in 1..=2u16 {
         h.publish(publisher, "t", b"ok", QoS::ExactlyOnce, false, id);
-        assert_eq!(
-            h.drain(publisher),
-            [Packet::PubRec(PublishAck::new(pid(id)))]
-        );
+        assert_eq!(h.drain(publisher), [pubrec(id)]);
     }
     h.publish(publisher, "t", b"over", QoS::ExactlyOnce, false, 3);
     let got = h.drain(publisher);
-    assert_eq!(
-        got,
-        [Packet::Disconnect(mqtt_codec::Disconnect::new(
-            ReasonCode::ReceiveMaximumExceeded
-        ))]
-    );
+    assert_eq!(got, [disconnect(ReasonCode::ReceiveMaximumExceeded)]);
     assert_eq!(
         h.closed(publisher),
         Some(CloseReason::ProtocolViolation(
             ReasonCode::ReceiveMaximumExceeded
         ))
     );
-    assert_eq!(payloads(&h.publishes(sub)), ["ok", "ok"]);
+    assert_eq!(texts(&h.publishes(sub)), ["ok", "ok"]);
 
     // The rest of the broker carries on.
     assert!(!h.is_gone(sub) && !h.is_gone(other));
     h.publish(other, "t", b"still", QoS::ExactlyOnce, false, 1);
-    assert_eq!(h.drain(other), [Packet::PubRec(PublishAck::new(pid(1)))]);
-    assert_eq!(payloads(&h.publishes(sub)), ["still"]);
+    assert_eq!(h.drain(other), [pubrec(1)]);
+    assert_eq!(texts(&h.publishes(sub)), ["still"]);
 }
 
 /// v5 [MQTT-3.3.4-7]: the same for QoS 1 while PUBACKs wait for a durable store; and the
 /// quota comes back with PUBCOMP: a client staying within it is never disconnected.
 #[test]
 fn receive_maximum_counts_unacked_qos1_and_returns_with_acks_v5_mqtt_3_3_4_7() {
-    let mut h = quiet_with(|c| {
+    let mut h = Harness::quiet_with(|c| {
         c.receive_maximum = 2;
         c.durable = true;
     });
@@ -1237,8 +981,8 @@ fn receive_maximum_counts_unacked_qos1_and_returns_with_acks_v5_mqtt_3_3_4_7() {
         let (a, b) = (pair * 2 + 1, pair * 2 + 2);
         h.publish(publisher, "t", b"x", QoS::ExactlyOnce, false, a);
         h.publish(publisher, "t", b"x", QoS::ExactlyOnce, false, b);
-        pubrel(&mut h, publisher, a);
-        pubrel(&mut h, publisher, b);
+        h.send(publisher, pubrel(a));
+        h.send(publisher, pubrel(b));
     }
     assert!(!h.is_gone(publisher));
     let _ = h.drain(publisher);
@@ -1265,14 +1009,14 @@ fn receive_maximum_counts_unacked_qos1_and_returns_with_acks_v5_mqtt_3_3_4_7() {
 /// the same message and does not use another unit of the Receive Maximum.
 #[test]
 fn repeated_qos2_publish_does_not_count_against_receive_maximum_v5_mqtt_4_3_3_10() {
-    let mut h = quiet_with(|c| c.receive_maximum = 1);
+    let mut h = Harness::quiet_with(|c| c.receive_maximum = 1);
     let publisher = h.connect("pub", V5);
     h.publish(publisher, "t", b"x", QoS::ExactlyOnce, false, 1);
     let mut again = publish("t", b"x", QoS::ExactlyOnce, false, 1);
     again.dup = true;
     h.send(publisher, Packet::Publish(again));
     assert!(!h.is_gone(publisher), "{:?}", h.closed(publisher));
-    pubrel(&mut h, publisher, 1);
+    h.send(publisher, pubrel(1));
     h.publish(publisher, "t", b"y", QoS::ExactlyOnce, false, 2);
     assert!(!h.is_gone(publisher), "{:?}", h.closed(publisher));
     let got: Vec<(&str, u16)> = h.drain(publisher).iter().map(kind).collect();
@@ -1286,7 +1030,7 @@ fn repeated_qos2_publish_does_not_count_against_receive_maximum_v5_mqtt_4_3_3_10
 /// disconnected for it (v3 [MQTT-4.3.3-2] holds each id until PUBREL).
 #[test]
 fn v3_client_not_limited_by_receive_maximum_mqtt_4_3_3_2() {
-    let mut h = quiet_with(|c| c.receive_maximum = 2);
+    let mut h = Harness::quiet_with(|c| c.receive_maximum = 2);
     let publisher = h.connect("pub", V3_1_1);
     for id in 1..=10u16 {
         h.publish(publisher, "t", b"x", QoS::ExactlyOnce, false, id);
@@ -1303,19 +1047,10 @@ fn v3_client_not_limited_by_receive_maximum_mqtt_4_3_3_2() {
 /// are dropped and counted; the window and the queue never exceed their bounds.
 #[test]
 fn full_queue_drops_new_messages_and_counts_them_mqtt_3_3_4_9() {
-    let mut h = quiet_with(|c| c.max_queued_messages = 2);
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), false);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let mut h = Harness::quiet_with(|c| c.max_queued_messages = 2);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(1), "t", QoS::AtLeastOnce);
     for i in 0..5u16 {
-        h.publish(
-            publisher,
-            "t",
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-            i + 1,
-        );
+        h.send(publisher, nth("t", i, QoS::AtLeastOnce));
         let info = h.broker.session_info("sub").unwrap();
         assert!(info.inflight <= 1);
         assert!(info.queued_counted <= 2);
@@ -1323,8 +1058,8 @@ fn full_queue_drops_new_messages_and_counts_them_mqtt_3_3_4_9() {
     assert_eq!(h.broker.stats().publish_dropped, 2);
     let info = h.broker.session_info("sub").unwrap();
     assert_eq!((info.inflight, info.queued_counted), (1, 2));
-    let got = receive_all_acking(&mut h, sub, 1);
-    assert_eq!(payloads(&got), ["m0", "m1", "m2"]);
+    let got = receive_all_within(&mut h, sub, 1);
+    assert_eq!(texts(&got), ["m0", "m1", "m2"]);
 }
 
 /// Queue limits (v5 4.1: QoS 0 messages pending are only OPTIONALLY session state, QoS
@@ -1332,10 +1067,8 @@ fn full_queue_drops_new_messages_and_counts_them_mqtt_3_3_4_9() {
 /// make room for a QoS 1 message; a new QoS 0 message finding no room is dropped.
 #[test]
 fn full_queue_drops_queued_qos0_first_mqtt_4_5_0_1() {
-    let mut h = quiet_with(|c| c.max_queued_messages = 3);
-    let (sub, _) = connect_v5(&mut h, "sub", Some(1), false);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
+    let mut h = Harness::quiet_with(|c| c.max_queued_messages = 3);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(1), "t", QoS::AtLeastOnce);
     let sends: [(&[u8], QoS); 6] = [
         (b"a", QoS::AtLeastOnce), // in flight
         (b"x", QoS::AtLeastOnce), // queued
@@ -1350,15 +1083,15 @@ fn full_queue_drops_queued_qos0_first_mqtt_4_5_0_1() {
     assert_eq!(h.broker.stats().publish_dropped, 2);
     let info = h.broker.session_info("sub").unwrap();
     assert_eq!((info.inflight, info.queued_counted), (1, 3));
-    let got = receive_all_acking(&mut h, sub, 1);
-    assert_eq!(payloads(&got), ["a", "x", "c", "e"]);
+    let got = receive_all_within(&mut h, sub, 1);
+    assert_eq!(texts(&got), ["a", "x", "c", "e"]);
 }
 
 /// `config.max_queued_bytes` (v5 4.1 non-normative: storage limits): the payload bytes
 /// queued for a session are bounded too; the window (v3: `max_inflight`) is not counted.
 #[test]
 fn queue_bounded_by_bytes_v5_4_1() {
-    let mut h = quiet_with(|c| c.max_queued_bytes = 25);
+    let mut h = Harness::quiet_with(|c| c.max_queued_bytes = 25);
     let sub = h.connect("sub", V3_1_1);
     h.subscribe(sub, "t", QoS::AtLeastOnce);
     let publisher = h.connect("pub", V3_1_1);
@@ -1387,26 +1120,17 @@ fn queue_bounded_by_bytes_v5_4_1() {
 #[test]
 fn offline_queue_respects_bound_mqtt_4_5_0_1() {
     for version in [V3_1_1, V5] {
-        let mut h = quiet_with(|c| c.max_queued_messages = 3);
-        let (sub, _) = h.connect_persistent("sub", version);
-        h.subscribe(sub, "t", QoS::ExactlyOnce);
-        h.drop_connection(sub);
+        let mut h = Harness::quiet_with(|c| c.max_queued_messages = 3);
+        h.offline_subscriber("sub", version, "t", QoS::ExactlyOnce);
         let publisher = h.connect("pub", V5);
         for i in 0..5u16 {
-            h.publish(
-                publisher,
-                "t",
-                format!("m{i}").as_bytes(),
-                QoS::AtLeastOnce,
-                false,
-                i + 1,
-            );
+            h.send(publisher, nth("t", i, QoS::AtLeastOnce));
             assert!(h.broker.session_info("sub").unwrap().queued_counted <= 3);
         }
         assert_eq!(h.broker.stats().publish_dropped, 2, "{version:?}");
         let (sub, _) = h.connect_persistent("sub", version);
-        let got = receive_all_acking(&mut h, sub, 100);
-        assert_eq!(payloads(&got), ["m0", "m1", "m2"], "{version:?}");
+        let got = receive_all_within(&mut h, sub, 100);
+        assert_eq!(texts(&got), ["m0", "m1", "m2"], "{version:?}");
     }
 }
 
@@ -1417,24 +1141,14 @@ fn offline_queue_respects_bound_mqtt_4_5_0_1() {
 /// taken; every message arrives, in order (v3 [MQTT-4.6.0-6]).
 #[test]
 fn small_write_buffer_refills_as_bytes_are_taken_mqtt_4_6_0_6() {
-    let mut h = quiet_with(|c| c.max_pending_write_bytes = 64);
+    let mut h = Harness::quiet_with(|c| c.max_pending_write_bytes = 64);
     let sub = h.connect("sub", V3_1_1);
     h.subscribe(sub, "burst", QoS::AtMostOnce);
     let publisher = h.connect("pub", V3_1_1);
-    let burst = (0..500)
-        .map(|i| {
-            Packet::Publish(publish(
-                "burst",
-                format!("m{i}").as_bytes(),
-                QoS::AtMostOnce,
-                false,
-                0,
-            ))
-        })
-        .collect();
-    send_burst(&mut h, publisher, V3_1_1, burst);
+    let burst = (0..500).map(|i| nth("burst", i, QoS::AtMostOnce)).collect();
+    h.send_burst(publisher, burst);
     let got = h.publishes(sub);
-    assert_eq!(payloads(&got), names("m", 0..500));
+    assert_eq!(texts(&got), names("m", 0..500));
     assert_eq!(h.broker.stats().publish_dropped, 0);
     assert_eq!(h.broker.session_info("sub").unwrap().queued, 0);
 }
@@ -1443,30 +1157,19 @@ fn small_write_buffer_refills_as_bytes_are_taken_mqtt_4_6_0_6() {
 /// [MQTT-4.6.0-6]).
 #[test]
 fn small_write_buffer_with_qos1_window_keeps_order_v5_mqtt_4_6_0_6() {
-    let mut h = quiet_with(|c| c.max_pending_write_bytes = 32);
-    let (sub, _) = connect_v5(&mut h, "sub", Some(10), false);
-    h.subscribe(sub, "b", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V5);
-    let burst = (0..200u16)
-        .map(|i| {
-            Packet::Publish(publish(
-                "b",
-                format!("m{i}").as_bytes(),
-                QoS::AtLeastOnce,
-                false,
-                i + 1,
-            ))
-        })
-        .collect();
-    send_burst(&mut h, publisher, V5, burst);
-    let got = receive_all_acking(&mut h, sub, 10);
-    assert_eq!(payloads(&got), names("m", 0..200));
+    let mut h = Harness::quiet_with(|c| c.max_pending_write_bytes = 32);
+    let (sub, publisher) = v5_sub_and_pub(&mut h, receive_maximum(10), "b", QoS::AtLeastOnce);
+    let burst = (0..200u16).map(|i| nth("b", i, QoS::AtLeastOnce)).collect();
+    h.send_burst(publisher, burst);
+    let got = receive_all_within(&mut h, sub, 10);
+    assert_eq!(texts(&got), names("m", 0..200));
 }
 
 // ---- Overlapping subscriptions ----
 
 /// v3 [MQTT-3.3.5-1]: a message matching several subscriptions of one session is
-/// delivered once, at the highest granted QoS (capped by the published QoS).
+/// delivered respecting the maximum QoS of all matching subscriptions (capped by the
+/// published QoS); this broker sends one copy (CONFORMANCE 25).
 #[test]
 fn overlapping_subscriptions_one_copy_at_highest_qos_v3_mqtt_3_3_5_1() {
     let mut h = Harness::quiet();
@@ -1479,14 +1182,24 @@ fn overlapping_subscriptions_one_copy_at_highest_qos_v3_mqtt_3_3_5_1() {
         ("a/b", QoS::ExactlyOnce, QoS::ExactlyOnce),
         ("a/b", QoS::AtLeastOnce, QoS::AtLeastOnce),
         ("a/b", QoS::AtMostOnce, QoS::AtMostOnce),
+        // a/+ (0) and a/# (2) overlap.
         ("a/c", QoS::ExactlyOnce, QoS::ExactlyOnce),
         ("a/c/d", QoS::AtLeastOnce, QoS::AtLeastOnce),
     ];
     for (i, (topic, published, expected)) in cases.into_iter().enumerate() {
-        h.publish(publisher, topic, b"m", published, false, i as u16 + 1);
+        let payload = format!("{topic} at {published:?}");
+        publish_done(
+            &mut h,
+            publisher,
+            topic,
+            payload.as_bytes(),
+            published,
+            false,
+            i as u16 + 1,
+        );
         let got = h.publishes(sub);
-        assert_eq!(got.len(), 1, "{topic} at {published:?}: one copy");
-        assert_eq!(got[0].qos, expected, "{topic} at {published:?}");
+        assert_eq!(got.len(), 1, "{payload}: one copy");
+        assert_eq!((text(&got[0]), got[0].qos), (payload, expected));
         h.ack(sub, &got[0]);
     }
 }
@@ -1502,13 +1215,12 @@ fn overlapping_subscriptions_one_copy_with_all_identifiers_v5_mqtt_3_3_4_2() {
         (2, "s/#", QoS::AtMostOnce),
         (3, "s/x", QoS::AtMostOnce),
     ] {
-        let mut subscribe = Subscribe {
-            packet_id: pid(id as u16),
-            properties: Default::default(),
-            filters: vec![(string(filter), SubscriptionOptions::qos(qos))],
-        };
-        subscribe.properties.subscription_identifier = SubscriptionId::new(id);
-        h.subscribe_packet(sub, subscribe);
+        subscribe_all(
+            &mut h,
+            sub,
+            &[(filter, SubscriptionOptions::qos(qos))],
+            Some(id),
+        );
     }
     let publisher = h.connect("pub", V5);
     h.publish(publisher, "s/x", b"m", QoS::ExactlyOnce, false, 1);
@@ -1517,17 +1229,11 @@ fn overlapping_subscriptions_one_copy_with_all_identifiers_v5_mqtt_3_3_4_2() {
     assert_eq!(got[0].qos, QoS::AtLeastOnce);
     let mut ids = got[0].properties.subscription_identifiers.clone();
     ids.sort_unstable();
-    assert_eq!(
-        ids,
-        [1, 2, 3].map(|i| SubscriptionId::new(i).unwrap()).to_vec()
-    );
+    assert_eq!(ids, [1, 2, 3].map(sub_id).to_vec());
 
     h.publish(publisher, "s/y/z", b"n", QoS::ExactlyOnce, false, 2);
     let got = h.publishes(sub);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].qos, QoS::AtMostOnce, "only s/# matches");
-    assert_eq!(
-        got[0].properties.subscription_identifiers,
-        [SubscriptionId::new(2).unwrap()]
-    );
+    assert_eq!(got[0].properties.subscription_identifiers, [sub_id(2)]);
 }

@@ -9,110 +9,16 @@ mod harness;
 use std::time::Duration;
 
 use harness::*;
-use mqtt_broker_core::{
-    Broker, Config, MemoryStore, OutgoingRecord, Record, SessionRecord, SubscriptionRecord,
-};
+use mqtt_broker_core::{MemoryStore, OutgoingRecord, Record, SessionRecord, SubscriptionRecord};
 use mqtt_codec::{
-    ConnAck, Connect, Disconnect, Packet, PacketId, ProtocolVersion::*, Publish, PublishAck, QoS,
-    ReasonCode, Subscribe, SubscriptionId, SubscriptionOptions,
+    ConnAck, Disconnect, Packet, ProtocolVersion::*, Publish, QoS, ReasonCode, SubscriptionId,
+    SubscriptionOptions,
 };
 
 // ---- Helpers ----
 
-fn durable_config() -> Config {
-    let mut config = Harness::quiet_config();
-    config.durable = true;
-    config
-}
-
-fn durable() -> Harness {
-    Harness::new(durable_config())
-}
-
-/// A v5 CONNECT with the given Clean Start and Session Expiry Interval.
-fn connect_v5(
-    h: &mut Harness,
-    client_id: &str,
-    clean_start: bool,
-    expiry: Option<u32>,
-) -> (ClientId, ConnAck) {
-    let mut connect = Connect::new(V5, string(client_id));
-    connect.keep_alive = 0;
-    connect.clean_start = clean_start;
-    connect.properties.session_expiry_interval = expiry;
-    let (c, connack) = h.connect_with(connect);
-    let connack = connack.expect("CONNACK");
-    assert!(!connack.reason_code.is_error(), "refused: {connack:?}");
-    (c, connack)
-}
-
-/// A v3.1.1 CONNECT with Clean Session 1.
-fn connect_v3_clean(h: &mut Harness, client_id: &str) -> ClientId {
-    h.connect(client_id, V3_1_1)
-}
-
-fn sub_id(value: u32) -> SubscriptionId {
-    SubscriptionId::new(value).expect("valid subscription identifier")
-}
-
-/// Subscribes one filter with a v5 Subscription Identifier.
-fn subscribe_with_id(
-    h: &mut Harness,
-    c: ClientId,
-    filter: &str,
-    options: SubscriptionOptions,
-    id: u32,
-) -> Vec<ReasonCode> {
-    let mut subscribe = Subscribe {
-        packet_id: pid(0x51),
-        properties: Default::default(),
-        filters: vec![(string(filter), options)],
-    };
-    subscribe.properties.subscription_identifier = Some(sub_id(id));
-    h.subscribe_packet(c, subscribe)
-}
-
-fn puback(id: u16) -> Packet {
-    Packet::PubAck(PublishAck::new(pid(id)))
-}
-
-fn pubrec(id: u16) -> Packet {
-    Packet::PubRec(PublishAck::new(pid(id)))
-}
-
-fn pubrel(id: u16) -> Packet {
-    Packet::PubRel(PublishAck::new(pid(id)))
-}
-
-fn pubcomp(id: u16) -> Packet {
-    Packet::PubComp(PublishAck::new(pid(id)))
-}
-
-/// Acknowledgements as (packet type, packet id), whatever their v5 reason code; other
-/// packets as ("other", 0).
-fn acks(packets: &[Packet]) -> Vec<(&'static str, u16)> {
-    packets
-        .iter()
-        .map(|p| match p {
-            Packet::PubAck(a) => ("PUBACK", a.packet_id.get()),
-            Packet::PubRec(a) => ("PUBREC", a.packet_id.get()),
-            Packet::PubRel(a) => ("PUBREL", a.packet_id.get()),
-            Packet::PubComp(a) => ("PUBCOMP", a.packet_id.get()),
-            _ => ("other", 0),
-        })
-        .collect()
-}
-
 fn payload(p: &Publish) -> &[u8] {
     &p.payload[..]
-}
-
-fn payloads(publishes: &[Publish]) -> Vec<&[u8]> {
-    publishes.iter().map(payload).collect()
-}
-
-fn packet_id(p: &Publish) -> PacketId {
-    p.packet_id.expect("QoS 1/2 PUBLISH has a packet id")
 }
 
 /// Every record emitted so far.
@@ -191,12 +97,8 @@ fn store_counts(store: &MemoryStore) -> (usize, usize, usize, usize) {
 fn answer_all(h: &mut Harness, c: ClientId, packets: &[Packet]) {
     for packet in packets {
         match packet {
-            Packet::Publish(p) if p.qos == QoS::AtLeastOnce => {
-                h.send(c, puback(packet_id(p).get()))
-            }
-            Packet::Publish(p) if p.qos == QoS::ExactlyOnce => {
-                h.send(c, pubrec(packet_id(p).get()))
-            }
+            Packet::Publish(p) if p.qos == QoS::AtLeastOnce => h.send(c, puback(id_of(p))),
+            Packet::Publish(p) if p.qos == QoS::ExactlyOnce => h.send(c, pubrec(id_of(p))),
             Packet::PubRel(ack) => h.send(c, pubcomp(ack.packet_id.get())),
             _ => {}
         }
@@ -223,8 +125,8 @@ fn settle(h: &mut Harness, c: ClientId) -> Vec<Packet> {
 // retained payload removes it), v3 [MQTT-3.3.1-12] (RETAIN 0 never touches the store).
 #[test]
 fn retained_set_and_delete_are_recorded_v3_mqtt_3_3_1_5_and_3_3_1_10() {
-    let mut h = durable();
-    let p = connect_v3_clean(&mut h, "pub");
+    let mut h = Harness::durable();
+    let p = h.connect("pub", V3_1_1);
     h.publish(p, "r/1", b"on", QoS::AtLeastOnce, true, 1);
     let recorded = retained_records(&h);
     assert_eq!(recorded.len(), 1);
@@ -257,7 +159,7 @@ fn retained_set_and_delete_are_recorded_v3_mqtt_3_3_1_5_and_3_3_1_10() {
 // record carries the v5 properties, with the Message Expiry Interval that remained.
 #[test]
 fn retained_replacement_is_one_key_with_its_properties_v5_mqtt_3_3_1_5() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let p = h.connect("pub", V5);
     h.publish(p, "r/2", b"first", QoS::AtLeastOnce, true, 1);
     let mut second = publish("r/2", b"second", QoS::AtMostOnce, true, 0);
@@ -292,7 +194,7 @@ fn retained_replacement_is_one_key_with_its_properties_v5_mqtt_3_3_1_5() {
 // and its subscriptions are recorded; [MQTT-3.1.2-6]: Clean Session 1 discards it.
 #[test]
 fn persistent_v3_session_and_subscriptions_are_recorded_mqtt_3_1_2_4() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let (s, present) = h.connect_persistent("s3", V3_1_1);
     assert!(!present);
     assert_eq!(
@@ -336,7 +238,7 @@ fn persistent_v3_session_and_subscriptions_are_recorded_mqtt_3_1_2_4() {
 
     // Clean Session 1 discards the session: its record is deleted [MQTT-3.1.2-6].
     h.drop_connection(s);
-    connect_v3_clean(&mut h, "s3");
+    h.connect("s3", V3_1_1);
     assert_eq!(session_records(&h, "s3").last(), Some(&None));
     assert!(h.store.is_empty());
 }
@@ -346,8 +248,8 @@ fn persistent_v3_session_and_subscriptions_are_recorded_mqtt_3_1_2_4() {
 // subscription options, the Subscription Identifier [MQTT-3.3.4-3] and the `$share/` prefix.
 #[test]
 fn persistent_v5_session_records_expiry_options_and_identifiers_mqtt_3_1_2_23() {
-    let mut h = durable();
-    let (s, connack) = connect_v5(&mut h, "s5", true, Some(300));
+    let mut h = Harness::durable();
+    let (s, connack) = connect_v5(&mut h, "s5", session_expiry(300));
     assert!(!connack.session_present);
     assert_eq!(
         session_records(&h, "s5"),
@@ -361,7 +263,7 @@ fn persistent_v5_session_records_expiry_options_and_identifiers_mqtt_3_1_2_23() 
     options.no_local = true;
     options.retain_as_published = true;
     assert_eq!(
-        subscribe_with_id(&mut h, s, "x/+", options, 9),
+        subscribe_all(&mut h, s, &[("x/+", options)], Some(9)),
         [ReasonCode::GrantedQoS2]
     );
     assert_eq!(
@@ -395,8 +297,8 @@ fn persistent_v5_session_records_expiry_options_and_identifiers_mqtt_3_1_2_23() 
 // are deleted with it.
 #[test]
 fn expired_session_deletes_its_records_mqtt_4_1_0_2() {
-    let mut h = durable();
-    let (s, _) = connect_v5(&mut h, "s5", false, Some(10));
+    let mut h = Harness::durable();
+    let (s, _) = connect_v5(&mut h, "s5", persistent(10));
     h.subscribe(s, "q", QoS::AtLeastOnce);
     h.drop_connection(s);
     let p = h.connect("pub", V5);
@@ -425,10 +327,10 @@ fn expired_session_deletes_its_records_mqtt_4_1_0_2() {
 // their subscriptions, not messages to them, not QoS 2 ids they sent.
 #[test]
 fn clean_sessions_produce_no_records_v3_and_v5() {
-    let mut h = durable();
-    let s3 = connect_v3_clean(&mut h, "c3");
-    let (s5, _) = connect_v5(&mut h, "c5", true, None);
-    let (r5, _) = connect_v5(&mut h, "r5", false, Some(0));
+    let mut h = Harness::durable();
+    let s3 = h.connect("c3", V3_1_1);
+    let (s5, _) = connect_v5(&mut h, "c5", |_| {});
+    let (r5, _) = connect_v5(&mut h, "r5", persistent(0));
     for c in [s3, s5, r5] {
         h.subscribe(c, "t/#", QoS::ExactlyOnce);
     }
@@ -455,14 +357,14 @@ fn clean_sessions_produce_no_records_v3_and_v5() {
 // (v3 [MQTT-3.1.2-5]), and a subscription granted QoS 0 downgrades them (v3 [MQTT-3.8.4-6]).
 #[test]
 fn qos0_deliveries_are_not_recorded_mqtt_3_1_2_5_v3() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let (s, _) = h.connect_persistent("s", V3_1_1);
     h.subscribe(s, "q", QoS::AtMostOnce);
     let p = h.connect("pub", V3_1_1);
     h.publish(p, "q", b"zero", QoS::AtMostOnce, false, 0);
     h.publish(p, "q", b"down", QoS::AtLeastOnce, false, 1);
     let got = h.publishes(s);
-    assert_eq!(payloads(&got), [&b"zero"[..], b"down"]);
+    assert_eq!(texts(&got), ["zero", "down"]);
     assert!(got.iter().all(|p| p.qos == QoS::AtMostOnce));
     assert!(outgoing_records(&h, "s").is_empty());
     assert_eq!(store_counts(&h.store), (1, 0, 0, 0));
@@ -476,9 +378,7 @@ fn no_records_and_no_held_acks_without_durable() {
     let p = h.connect("pub", V3_1_1);
     h.publish(p, "r", b"kept", QoS::AtLeastOnce, true, 1);
     assert_eq!(h.drain(p), [puback(1)]);
-    let (s, _) = h.connect_persistent("s", V5);
-    h.subscribe(s, "q/#", QoS::ExactlyOnce);
-    h.drop_connection(s);
+    h.offline_subscriber("s", V5, "q/#", QoS::ExactlyOnce);
     h.publish(p, "q/1", b"queued", QoS::ExactlyOnce, false, 2);
     assert_eq!(h.drain(p), [pubrec(2)]);
     let (pp, _) = h.connect_persistent("pp", V3_1_1);
@@ -498,10 +398,8 @@ fn no_records_and_no_held_acks_without_durable() {
 // [MQTT-4.3.2-3].
 #[test]
 fn outgoing_qos1_recorded_queued_inflight_then_deleted_on_puback_mqtt_3_1_2_5_v3() {
-    let mut h = durable();
-    let (s, _) = h.connect_persistent("s", V3_1_1);
-    h.subscribe(s, "q", QoS::AtLeastOnce);
-    h.drop_connection(s);
+    let mut h = Harness::durable();
+    h.offline_subscriber("s", V3_1_1, "q", QoS::AtLeastOnce);
     let p = h.connect("pub", V3_1_1);
     h.publish(p, "q", b"m1", QoS::AtLeastOnce, false, 1);
 
@@ -517,7 +415,7 @@ fn outgoing_qos1_recorded_queued_inflight_then_deleted_on_puback_mqtt_3_1_2_5_v3
     let (s, present) = h.connect_persistent("s", V3_1_1);
     assert!(present);
     let got = h.publishes(s);
-    assert_eq!(payloads(&got), [b"m1"]);
+    assert_eq!(texts(&got), ["m1"]);
     let records = outgoing_records(&h, "s");
     assert_eq!(records.len(), 2);
     let (same_seq, inflight) = records[1].clone();
@@ -526,7 +424,7 @@ fn outgoing_qos1_recorded_queued_inflight_then_deleted_on_puback_mqtt_3_1_2_5_v3
     assert_eq!(inflight.publish.packet_id, got[0].packet_id);
     assert!(!inflight.released);
 
-    h.send(s, puback(packet_id(&got[0]).get()));
+    h.send(s, puback(id_of(&got[0])));
     assert_eq!(outgoing_records(&h, "s").last(), Some(&(seq, None)));
     assert_eq!(store_counts(&h.store), (1, 0, 0, 0));
 }
@@ -535,20 +433,19 @@ fn outgoing_qos1_recorded_queued_inflight_then_deleted_on_puback_mqtt_3_1_2_5_v3
 // re-sent); the record says so; PUBCOMP deletes it.
 #[test]
 fn outgoing_qos2_recorded_released_after_pubrec_deleted_on_pubcomp_mqtt_4_3_3_6() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let (s, _) = h.connect_persistent("s", V5);
-    subscribe_with_id(
+    subscribe_all(
         &mut h,
         s,
-        "q",
-        SubscriptionOptions::qos(QoS::ExactlyOnce),
-        5,
+        &[("q", SubscriptionOptions::qos(QoS::ExactlyOnce))],
+        Some(5),
     );
     let p = h.connect("pub", V5);
     h.publish(p, "q", b"m2", QoS::ExactlyOnce, false, 1);
     let got = h.publishes(s);
-    assert_eq!(payloads(&got), [b"m2"]);
-    let id = packet_id(&got[0]).get();
+    assert_eq!(texts(&got), ["m2"]);
+    let id = id_of(&got[0]);
 
     let records = outgoing_records(&h, "s");
     let (seq, sent) = records.last().cloned().expect("a record");
@@ -577,11 +474,11 @@ fn outgoing_qos2_recorded_released_after_pubrec_deleted_on_pubcomp_mqtt_4_3_3_6(
 #[test]
 fn incoming_qos2_recorded_until_pubrel_mqtt_4_3_3_10() {
     for version in [V3_1_1, V5] {
-        let mut h = durable();
+        let mut h = Harness::durable();
         let (pp, _) = h.connect_persistent("pp", version);
         h.publish(pp, "in", b"x", QoS::ExactlyOnce, false, 7);
         let rec = h.drain(pp);
-        assert_eq!(acks(&rec), [("PUBREC", 7)], "{version:?}");
+        assert_eq!(kinds(&rec), [("PUBREC", 7)], "{version:?}");
         assert!(matches!(&rec[0], Packet::PubRec(a) if !a.reason_code.is_error()));
         assert_eq!(incoming_records(&h, "pp"), [(7, true)]);
         assert_eq!(h.broker.session_info("pp").unwrap().awaiting_pubrel, 1);
@@ -598,8 +495,8 @@ fn incoming_qos2_recorded_until_pubrel_mqtt_4_3_3_10() {
 // messages still in flight and QoS 2 ids awaiting PUBREL.
 #[test]
 fn disconnect_with_expiry_zero_deletes_all_records_of_the_session_mqtt_3_1_2_23() {
-    let mut h = durable();
-    let (s, _) = connect_v5(&mut h, "s5", false, Some(600));
+    let mut h = Harness::durable();
+    let (s, _) = connect_v5(&mut h, "s5", persistent(600));
     h.subscribe(s, "q", QoS::AtLeastOnce);
     let p = h.connect("pub", V5);
     h.publish(p, "q", b"unacked", QoS::AtLeastOnce, false, 1);
@@ -627,8 +524,8 @@ fn disconnect_with_expiry_zero_deletes_all_records_of_the_session_mqtt_3_1_2_23(
 // [MQTT-4.3.3-10] applies per session.
 #[test]
 fn ended_session_leaves_nothing_for_the_next_session_after_restart_mqtt_3_1_2_4() {
-    let mut h = durable();
-    let (s, _) = connect_v5(&mut h, "s5", false, Some(600));
+    let mut h = Harness::durable();
+    let (s, _) = connect_v5(&mut h, "s5", persistent(600));
     h.subscribe(s, "q", QoS::AtLeastOnce);
     let p = h.connect("pub", V5);
     h.publish(p, "q", b"old", QoS::AtLeastOnce, false, 1);
@@ -638,21 +535,21 @@ fn ended_session_leaves_nothing_for_the_next_session_after_restart_mqtt_3_1_2_4(
     h.send(s, Packet::Disconnect(disconnect));
 
     // A new persistent session under the same client id, then a restart.
-    let (s, connack) = connect_v5(&mut h, "s5", true, Some(600));
+    let (s, connack) = connect_v5(&mut h, "s5", session_expiry(600));
     assert!(!connack.session_present);
     h.drop_connection(s);
-    let mut r = restart(&h, Duration::from_secs(10));
+    let mut r = h.restart(Duration::from_secs(10));
     let watcher = r.connect("watch", V5);
     r.subscribe(watcher, "other", QoS::ExactlyOnce);
 
-    let (s, connack) = connect_v5(&mut r, "s5", false, Some(600));
+    let (s, connack) = connect_v5(&mut r, "s5", persistent(600));
     assert!(connack.session_present);
     assert_eq!(r.drain(s), [], "the ended session's messages came back");
     r.publish(s, "other", b"new", QoS::ExactlyOnce, false, 9);
-    assert_eq!(acks(&r.drain(s)), [("PUBREC", 9)]);
+    assert_eq!(kinds(&r.drain(s)), [("PUBREC", 9)]);
     assert_eq!(
-        payloads(&r.publishes(watcher)),
-        [b"new"],
+        texts(&r.publishes(watcher)),
+        ["new"],
         "a new message was taken for a duplicate of the ended session's"
     );
 }
@@ -661,21 +558,21 @@ fn ended_session_leaves_nothing_for_the_next_session_after_restart_mqtt_3_1_2_4(
 // this connection; its stored record must go, or a restart would bring it back.
 #[test]
 fn resume_with_expiry_zero_ends_the_stored_session_mqtt_3_1_2_23() {
-    let mut h = durable();
-    let (s, _) = connect_v5(&mut h, "s5", false, Some(600));
+    let mut h = Harness::durable();
+    let (s, _) = connect_v5(&mut h, "s5", persistent(600));
     h.subscribe(s, "q", QoS::AtLeastOnce);
     h.drop_connection(s);
     assert_eq!(store_counts(&h.store), (1, 0, 0, 0));
 
-    let (s, connack) = connect_v5(&mut h, "s5", false, Some(0));
+    let (s, connack) = connect_v5(&mut h, "s5", persistent(0));
     assert!(connack.session_present);
     h.drop_connection(s);
     assert!(h.broker.session_info("s5").is_none());
     assert!(h.store.is_empty(), "left behind: {:?}", h.store);
 
-    let mut r = restart(&h, Duration::from_secs(10));
+    let mut r = h.restart(Duration::from_secs(10));
     assert!(r.broker.session_info("s5").is_none(), "session resurrected");
-    let (_, connack) = connect_v5(&mut r, "s5", false, Some(600));
+    let (_, connack) = connect_v5(&mut r, "s5", persistent(600));
     assert!(!connack.session_present);
 }
 
@@ -686,7 +583,7 @@ fn resume_with_expiry_zero_ends_the_stored_session_mqtt_3_1_2_23() {
 #[test]
 fn puback_waits_for_the_store_mqtt_4_3_2_4() {
     for version in [V3_1_1, V5] {
-        let mut h = durable();
+        let mut h = Harness::durable();
         let (s, _) = h.connect_persistent("s", V5);
         h.subscribe(s, "q", QoS::AtLeastOnce);
         h.hold_store = true;
@@ -707,10 +604,8 @@ fn puback_waits_for_the_store_mqtt_4_3_2_4() {
 #[test]
 fn pubrec_waits_for_the_store_mqtt_4_3_3_8() {
     for version in [V3_1_1, V5] {
-        let mut h = durable();
-        let (s, _) = h.connect_persistent("s", V3_1_1);
-        h.subscribe(s, "q", QoS::ExactlyOnce);
-        h.drop_connection(s);
+        let mut h = Harness::durable();
+        h.offline_subscriber("s", V3_1_1, "q", QoS::ExactlyOnce);
         h.hold_store = true;
         let p = h.connect("pub", version);
         h.publish(p, "q", b"m", QoS::ExactlyOnce, false, 12);
@@ -732,7 +627,7 @@ fn pubrec_waits_for_the_store_mqtt_4_3_3_8() {
 // a repeated PUBLISH as a duplicate of a finished flow).
 #[test]
 fn pubcomp_waits_for_the_store_after_pubrel_mqtt_4_3_3_11() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     h.hold_store = true;
     let (pp, _) = h.connect_persistent("pp", V5);
     h.ack_store();
@@ -755,10 +650,8 @@ fn pubcomp_waits_for_the_store_after_pubrel_mqtt_4_3_3_11() {
 // arrived, also when a later one needs no record of its own.
 #[test]
 fn held_acks_leave_in_publish_order_mqtt_4_6_0_2_and_4_6_0_3() {
-    let mut h = durable();
-    let (s, _) = h.connect_persistent("s", V3_1_1);
-    h.subscribe(s, "q", QoS::ExactlyOnce);
-    h.drop_connection(s);
+    let mut h = Harness::durable();
+    h.offline_subscriber("s", V3_1_1, "q", QoS::ExactlyOnce);
     let p = h.connect("pub", V3_1_1);
     h.hold_store = true;
     h.publish(p, "q", b"1", QoS::AtLeastOnce, false, 1);
@@ -778,10 +671,8 @@ fn held_acks_leave_in_publish_order_mqtt_4_6_0_2_and_4_6_0_3() {
 // acknowledgements whose records are stored, in order.
 #[test]
 fn partial_store_confirmation_releases_a_prefix_of_acks_mqtt_4_6_0_2() {
-    let mut h = durable();
-    let (s, _) = h.connect_persistent("s", V5);
-    h.subscribe(s, "q", QoS::AtLeastOnce);
-    h.drop_connection(s);
+    let mut h = Harness::durable();
+    h.offline_subscriber("s", V5, "q", QoS::AtLeastOnce);
     let p = h.connect("pub", V5);
     h.hold_store = true;
     h.publish(p, "q", b"a", QoS::AtLeastOnce, false, 1);
@@ -807,7 +698,7 @@ fn partial_store_confirmation_releases_a_prefix_of_acks_mqtt_4_6_0_2() {
 // place behind it on the connection.
 #[test]
 fn qos0_forwards_do_not_wait_for_the_store_pingresp_keeps_its_place_mqtt_3_12_4_1() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let (s, _) = h.connect_persistent("s", V5);
     h.subscribe(s, "q", QoS::AtLeastOnce);
     let watcher = h.connect("watch", V3_1_1);
@@ -816,10 +707,10 @@ fn qos0_forwards_do_not_wait_for_the_store_pingresp_keeps_its_place_mqtt_3_12_4_
     h.hold_store = true;
     h.publish(p, "q", b"one", QoS::AtLeastOnce, false, 1);
     assert_eq!(h.drain(p), []);
-    assert_eq!(payloads(&h.publishes(watcher)), [b"one"]);
+    assert_eq!(texts(&h.publishes(watcher)), ["one"]);
 
     h.publish(p, "q", b"zero", QoS::AtMostOnce, false, 0);
-    assert_eq!(payloads(&h.publishes(watcher)), [b"zero"]);
+    assert_eq!(texts(&h.publishes(watcher)), ["zero"]);
     // Packets on one connection keep their order: the PINGRESP follows the held PUBACK.
     h.send(p, Packet::PingReq);
     assert_eq!(h.drain(p), []);
@@ -837,10 +728,8 @@ fn qos0_forwards_do_not_wait_for_the_store_pingresp_keeps_its_place_mqtt_3_12_4_
 // gets exactly one PUBACK for it.
 #[test]
 fn held_ack_of_a_closed_connection_is_not_sent_to_the_next_mqtt_4_4_0_1() {
-    let mut h = durable();
-    let (s, _) = h.connect_persistent("s", V3_1_1);
-    h.subscribe(s, "q", QoS::AtLeastOnce);
-    h.drop_connection(s);
+    let mut h = Harness::durable();
+    h.offline_subscriber("s", V3_1_1, "q", QoS::AtLeastOnce);
     h.hold_store = true;
     let (p, _) = h.connect_persistent("pub", V3_1_1);
     h.publish(p, "q", b"m", QoS::AtLeastOnce, false, 21);
@@ -875,7 +764,7 @@ struct Scenario {
 /// and have messages queued; the persistent publisher `pp` sent a QoS 2 PUBLISH (id 42) and
 /// went away before PUBREL.
 fn scenario() -> Scenario {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let p = h.connect("pub", V5);
     h.publish(p, "r/a", b"ra", QoS::AtLeastOnce, true, 1);
     h.publish(p, "r/b", b"rb", QoS::AtMostOnce, true, 0);
@@ -887,19 +776,17 @@ fn scenario() -> Scenario {
     h.subscribe(s3, "q/#", QoS::AtLeastOnce);
     let (s5, present) = h.connect_persistent("s5", V5);
     assert!(!present);
-    subscribe_with_id(
+    subscribe_all(
         &mut h,
         s5,
-        "q/+",
-        SubscriptionOptions::qos(QoS::ExactlyOnce),
-        7,
+        &[("q/+", SubscriptionOptions::qos(QoS::ExactlyOnce))],
+        Some(7),
     );
-    subscribe_with_id(
+    subscribe_all(
         &mut h,
         s5,
-        "$share/g/sh/+",
-        SubscriptionOptions::qos(QoS::AtLeastOnce),
-        8,
+        &[("$share/g/sh/+", SubscriptionOptions::qos(QoS::AtLeastOnce))],
+        Some(8),
     );
     // The subscribers may have retained messages from `q/#`: none exist.
     assert_eq!(h.drain(s3), []);
@@ -916,9 +803,9 @@ fn scenario() -> Scenario {
     assert_eq!(h.drain(s3), []);
 
     let to_s5 = h.publishes(s5);
-    assert_eq!(payloads(&to_s5), [&b"m1"[..], b"m2"]);
-    let m1_id = packet_id(&to_s5[0]).get();
-    let m2_id = packet_id(&to_s5[1]).get();
+    assert_eq!(texts(&to_s5), ["m1", "m2"]);
+    let m1_id = id_of(&to_s5[0]);
+    let m2_id = id_of(&to_s5[1]);
     h.send(s5, pubrec(m2_id));
     assert_eq!(h.drain(s5), [pubrel(m2_id)]);
 
@@ -945,19 +832,9 @@ fn scenario() -> Scenario {
     Scenario { h, m1_id, m2_id }
 }
 
-/// A new broker restored from `h`'s store `down` after `h`'s clock, in a new harness whose
-/// store starts as a copy of the old one (so later records apply on top).
-fn restart(h: &Harness, down: Duration) -> Harness {
-    let now = h.now + down;
-    let broker = Broker::restore(durable_config(), now, h.store.records());
-    let mut restarted = Harness::with_broker(broker, now);
-    restarted.store = h.store.clone();
-    restarted
-}
-
 /// Reconnects `s5` (v5, Clean Start 0) and returns its CONNACK and what followed it.
 fn resume_s5(h: &mut Harness) -> (ClientId, ConnAck, Vec<Packet>) {
-    let (c, connack) = connect_v5(h, "s5", false, Some(u32::MAX));
+    let (c, connack) = connect_v5(h, "s5", persistent(u32::MAX));
     let packets = h.drain(c);
     (c, connack, packets)
 }
@@ -967,7 +844,7 @@ fn resume_s5(h: &mut Harness) -> (ClientId, ConnAck, Vec<Packet>) {
 #[test]
 fn restore_rebuilds_session_state() {
     let Scenario { h, .. } = scenario();
-    let r = restart(&h, Duration::from_secs(30));
+    let r = h.restart(Duration::from_secs(30));
     assert_eq!(r.broker.session_count(), 3);
     let s5 = r.broker.session_info("s5").expect("s5 restored");
     assert!(!s5.connected);
@@ -991,7 +868,7 @@ fn restore_rebuilds_session_state() {
 #[test]
 fn restart_resumes_sessions_with_session_present_mqtt_3_2_2_3() {
     let Scenario { h, .. } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let (_, present) = r.connect_persistent("s3", V3_1_1);
     assert!(present, "v3 session lost");
     let (_, connack, _) = resume_s5(&mut r);
@@ -1008,7 +885,7 @@ fn restart_resumes_sessions_with_session_present_mqtt_3_2_2_3() {
 #[test]
 fn restart_keeps_retained_messages_mqtt_3_3_1_5() {
     let Scenario { h, .. } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let c = r.connect("late", V5);
     r.subscribe(c, "r/#", QoS::AtLeastOnce);
     let mut got = r.publishes(c);
@@ -1034,7 +911,7 @@ fn restart_keeps_retained_messages_mqtt_3_3_1_5() {
 #[test]
 fn restart_resends_inflight_and_pubrel_then_queue_mqtt_4_4_0_1() {
     let Scenario { h, m1_id, m2_id } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let (s5, connack, packets) = resume_s5(&mut r);
     assert!(connack.session_present);
 
@@ -1043,13 +920,7 @@ fn restart_resends_inflight_and_pubrel_then_queue_mqtt_4_4_0_1() {
         .filter(|p| matches!(p, Packet::PubRel(_)))
         .collect();
     assert_eq!(pubrels, [&pubrel(m2_id)], "the PUBREL is re-sent once");
-    let publishes: Vec<&Publish> = packets
-        .iter()
-        .filter_map(|p| match p {
-            Packet::Publish(p) => Some(p),
-            _ => None,
-        })
-        .collect();
+    let publishes = publishes_in(&packets);
     assert_eq!(publishes.len() + 1, packets.len(), "{packets:?}");
     assert!(
         !publishes.iter().any(|p| payload(p) == b"m2"),
@@ -1084,7 +955,7 @@ fn restart_resends_inflight_and_pubrel_then_queue_mqtt_4_4_0_1() {
     );
     assert_eq!(publishes[0].topic.as_str(), "q/1");
     // New packet ids for new messages: none collides with the ones still in flight.
-    let mut ids: Vec<u16> = publishes.iter().map(|p| packet_id(p).get()).collect();
+    let mut ids: Vec<u16> = publishes.iter().map(id_of).collect();
     ids.push(m2_id);
     ids.sort_unstable();
     ids.dedup();
@@ -1092,7 +963,7 @@ fn restart_resends_inflight_and_pubrel_then_queue_mqtt_4_4_0_1() {
 
     // The flows complete normally: only m4's PUBREL is left to come.
     answer_all(&mut r, s5, &packets);
-    assert_eq!(settle(&mut r, s5), [pubrel(packet_id(publishes[2]).get())]);
+    assert_eq!(settle(&mut r, s5), [pubrel(id_of(&publishes[2]))]);
     let info = r.broker.session_info("s5").unwrap();
     assert_eq!((info.unacknowledged, info.queued), (0, 0));
 }
@@ -1102,7 +973,7 @@ fn restart_resends_inflight_and_pubrel_then_queue_mqtt_4_4_0_1() {
 #[test]
 fn restart_delivers_queued_messages_in_order_v3_mqtt_3_1_2_5() {
     let Scenario { h, .. } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let (s3, present) = r.connect_persistent("s3", V3_1_1);
     assert!(present);
     let got = r.publishes(s3);
@@ -1125,7 +996,7 @@ fn restart_delivers_queued_messages_in_order_v3_mqtt_3_1_2_5() {
 #[test]
 fn restart_keeps_subscriptions_routing_mqtt_3_3_4_3() {
     let Scenario { h, .. } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let (s3, _) = r.connect_persistent("s3", V3_1_1);
     let (s5, _, packets) = resume_s5(&mut r);
     answer_all(&mut r, s5, &packets);
@@ -1154,7 +1025,7 @@ fn restart_keeps_subscriptions_routing_mqtt_3_3_4_3() {
         ]
     );
     let to_s3 = r.publishes(s3);
-    assert_eq!(payloads(&to_s3), [b"new"]);
+    assert_eq!(texts(&to_s3), ["new"]);
     assert_eq!(to_s3[0].qos, QoS::AtLeastOnce);
 }
 
@@ -1165,7 +1036,7 @@ fn restart_keeps_subscriptions_routing_mqtt_3_3_4_3() {
 #[test]
 fn restart_repeated_qos2_publish_is_not_forwarded_again_mqtt_4_3_3_10() {
     let Scenario { h, .. } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let watcher = r.connect("watch", V5);
     r.subscribe(watcher, "in/#", QoS::ExactlyOnce);
 
@@ -1188,21 +1059,21 @@ fn restart_repeated_qos2_publish_is_not_forwarded_again_mqtt_4_3_3_10() {
 
     r.publish(pp, "in/x", b"fresh", QoS::ExactlyOnce, false, 42);
     assert!(matches!(&r.drain(pp)[..], [Packet::PubRec(_)]));
-    assert_eq!(payloads(&r.publishes(watcher)), [b"fresh"]);
+    assert_eq!(texts(&r.publishes(watcher)), ["fresh"]);
 }
 
 // [MQTT-4.3.3-10] also for a v3.1.1 publisher (v3 [MQTT-4.3.3-2]), checked on a minimal
 // store: only the publisher's session and its pending id.
 #[test]
 fn restart_repeated_qos2_publish_is_not_forwarded_again_v3_mqtt_4_3_3_2() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let (pp, _) = h.connect_persistent("pp3", V3_1_1);
     h.publish(pp, "in/y", b"once", QoS::ExactlyOnce, false, 5);
     assert_eq!(h.drain(pp), [pubrec(5)]);
     h.drop_connection(pp);
     assert_eq!(store_counts(&h.store), (1, 0, 0, 1));
 
-    let mut r = restart(&h, Duration::from_secs(5));
+    let mut r = h.restart(Duration::from_secs(5));
     let watcher = r.connect("watch", V3_1_1);
     r.subscribe(watcher, "in/#", QoS::ExactlyOnce);
     let (pp, present) = r.connect_persistent("pp3", V3_1_1);
@@ -1222,8 +1093,8 @@ fn restart_repeated_qos2_publish_is_not_forwarded_again_v3_mqtt_4_3_3_2() {
 // whole interval after the restart.
 #[test]
 fn restored_session_expiry_counts_from_restore_time_mqtt_3_1_2_23() {
-    let mut h = durable();
-    let (s, _) = connect_v5(&mut h, "e5", false, Some(60));
+    let mut h = Harness::durable();
+    let (s, _) = connect_v5(&mut h, "e5", persistent(60));
     h.subscribe(s, "q", QoS::AtLeastOnce);
     h.drop_connection(s);
     let p = h.connect("pub", V5);
@@ -1232,29 +1103,29 @@ fn restored_session_expiry_counts_from_restore_time_mqtt_3_1_2_23() {
     assert!(h.broker.session_info("e5").is_some());
 
     // Down for an hour: the 60 s have long passed in wall time.
-    let mut r = restart(&h, Duration::from_secs(3600));
+    let mut r = h.restart(Duration::from_secs(3600));
     assert!(r.broker.session_info("e5").is_some());
     r.advance(Duration::from_secs(59));
-    let (c, connack) = connect_v5(&mut r, "e5", false, Some(60));
+    let (c, connack) = connect_v5(&mut r, "e5", persistent(60));
     assert!(connack.session_present, "expired before its interval");
-    assert_eq!(payloads(&r.publishes(c)), [b"kept"]);
+    assert_eq!(texts(&r.publishes(c)), ["kept"]);
 
     // The same store, restored again: this time nobody comes back.
-    let mut r = restart(&h, Duration::from_secs(3600));
+    let mut r = h.restart(Duration::from_secs(3600));
     r.advance(Duration::from_secs(59));
     assert!(r.broker.session_info("e5").is_some());
     r.advance(Duration::from_secs(1));
     assert!(r.broker.session_info("e5").is_none());
     assert_eq!(session_records(&r, "e5").last(), Some(&None));
     assert!(r.store.is_empty(), "left behind: {:?}", r.store);
-    let (_, connack) = connect_v5(&mut r, "e5", false, Some(60));
+    let (_, connack) = connect_v5(&mut r, "e5", persistent(60));
     assert!(!connack.session_present);
 }
 
 /// Every client of the restored broker reconnects and completes every flow; returns what
 /// each received and the records emitted.
 fn replay(h: &Harness) -> (Vec<Vec<Packet>>, Vec<Record>, MemoryStore) {
-    let mut r = restart(h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let (s3, _) = r.connect_persistent("s3", V3_1_1);
     let (s5, _, first) = resume_s5(&mut r);
     let (pp, _) = r.connect_persistent("pp", V5);
@@ -1292,27 +1163,25 @@ fn restoring_the_same_store_twice_behaves_the_same() {
 #[test]
 fn second_restart_resends_what_the_first_left_in_flight_mqtt_4_4_0_1() {
     let Scenario { h, m1_id, m2_id } = scenario();
-    let mut r = restart(&h, Duration::from_secs(30));
+    let mut r = h.restart(Duration::from_secs(30));
     let (s5, _, packets) = resume_s5(&mut r);
     // Acknowledge only the re-sent QoS 1 message; everything else stays in flight.
     r.send(s5, puback(m1_id));
     let sent: Vec<(u16, Vec<u8>)> = packets
         .iter()
         .filter_map(|p| match p {
-            Packet::Publish(p) if payload(p) != b"m1" => {
-                Some((packet_id(p).get(), p.payload.to_vec()))
-            }
+            Packet::Publish(p) if payload(p) != b"m1" => Some((id_of(p), p.payload.to_vec())),
             _ => None,
         })
         .collect();
     assert_eq!(sent.len(), 4);
     r.drop_connection(s5);
 
-    let mut again = restart(&r, Duration::from_secs(30));
+    let mut again = r.restart(Duration::from_secs(30));
     let (_, connack, packets) = resume_s5(&mut again);
     assert!(connack.session_present);
     assert_eq!(
-        acks(&packets)
+        kinds(&packets)
             .into_iter()
             .filter(|(kind, _)| *kind == "PUBREL")
             .collect::<Vec<_>>(),
@@ -1323,7 +1192,7 @@ fn second_restart_resends_what_the_first_left_in_flight_mqtt_4_4_0_1() {
         .filter_map(|p| match p {
             Packet::Publish(p) => {
                 assert!(p.dup, "re-sent without DUP: {p:?}");
-                Some((packet_id(p).get(), p.payload.to_vec()))
+                Some((id_of(p), p.payload.to_vec()))
             }
             _ => None,
         })
@@ -1360,7 +1229,7 @@ fn store_holds_only_sessions_and_retained_after_all_flows_complete() {
 // QoS levels and both versions, including a reconnect in the middle.
 #[test]
 fn store_does_not_grow_with_completed_messages() {
-    let mut h = durable();
+    let mut h = Harness::durable();
     let (s3, _) = h.connect_persistent("s3", V3_1_1);
     h.subscribe(s3, "load/#", QoS::ExactlyOnce);
     let (s5, _) = h.connect_persistent("s5", V5);

@@ -32,10 +32,10 @@ use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 use harness::*;
-use mqtt_broker_core::{Broker, CloseReason, Config};
+use mqtt_broker_core::{CloseReason, Config};
 use mqtt_codec::{
-    Connect, Disconnect, Packet, ProtocolVersion, ProtocolVersion::*, Publish, PublishAck, QoS,
-    ReasonCode, Subscribe, SubscriptionOptions, Unsubscribe,
+    Packet, ProtocolVersion, ProtocolVersion::*, Publish, QoS, ReasonCode, Subscribe,
+    SubscriptionOptions, Unsubscribe,
 };
 use proptest::prelude::*;
 
@@ -348,10 +348,7 @@ impl Model {
                     return;
                 };
                 if normal {
-                    self.h.send(
-                        handle,
-                        Packet::Disconnect(Disconnect::new(ReasonCode::Success)),
-                    );
+                    self.h.send(handle, disconnect(ReasonCode::Success));
                     if self.h.closed(handle) != Some(CloseReason::ClientDisconnected) {
                         self.fail(c, "DISCONNECT did not close the connection".into());
                     }
@@ -523,12 +520,8 @@ impl Model {
     /// counts from now ([`Broker::restore`]).
     fn restart(&mut self) {
         self.check();
-        let config = self.h.broker.config().clone();
         let now = self.h.now;
-        let broker = Broker::restore(config, now, self.h.store.records());
-        let mut restarted = Harness::with_broker(broker, now);
-        restarted.store = self.h.store.clone();
-        self.h = restarted;
+        self.h = self.h.restart(Duration::ZERO);
         for c in 0..self.clients.len() {
             if self.clients[c].conn.is_some() {
                 self.went_offline(c);
@@ -574,8 +567,7 @@ impl Model {
         }
         let present = self.clients[c].session.is_some();
 
-        let mut connect = Connect::new(version, string(CLIENT_IDS[c]));
-        connect.keep_alive = 0;
+        let mut connect = connect_packet(version, CLIENT_IDS[c]);
         connect.clean_start = clean_start;
         if version.is_v5() {
             connect.properties.session_expiry_interval = (expiry > 0).then_some(expiry);
@@ -602,9 +594,7 @@ impl Model {
             }
             let told = self.h.drain(old);
             let expected = if self.h.clients[old].version.is_v5() {
-                vec![Packet::Disconnect(Disconnect::new(
-                    ReasonCode::SessionTakenOver,
-                ))]
+                vec![disconnect(ReasonCode::SessionTakenOver)]
             } else {
                 vec![]
             };
@@ -643,7 +633,7 @@ impl Model {
                     if out.pubrec_received {
                         conn.await_pubcomp.push_back(id);
                         conn.resent_pubrels.insert(id);
-                        resend.push(Packet::PubRel(PublishAck::new(pid(id))));
+                        resend.push(pubrel(id));
                     } else {
                         conn.await_pubrec.push_back(id);
                         let mut again = publish(
@@ -701,8 +691,7 @@ impl Model {
                     self.fail(c, format!("PUBREL for no PUBREC: {a:?}"));
                 }
                 let conn = self.clients[c].conn.as_mut().expect("connected");
-                conn.answers
-                    .push_back(Packet::PubComp(PublishAck::new(a.packet_id)));
+                conn.answers.push_back(pubcomp(a.packet_id.get()));
             }
             Packet::PubAck(a) => {
                 let id = a.packet_id.get();
@@ -720,8 +709,7 @@ impl Model {
                     self.fail(c, format!("PUBREC out of order or unexpected: {a:?}"));
                 }
                 // The PUBREL is owed, and goes out with the client's next answers.
-                conn.answers
-                    .push_back(Packet::PubRel(PublishAck::new(a.packet_id)));
+                conn.answers.push_back(pubrel(a.packet_id.get()));
                 let session = self.clients[c].session.as_mut().expect("a session");
                 if let Some(out) = session.outgoing.get_mut(&id) {
                     out.pubrec_received = true;
@@ -856,8 +844,8 @@ impl Model {
                 ));
             }
             conn.answers.push_back(match p.qos {
-                QoS::AtLeastOnce => Packet::PubAck(PublishAck::new(id)),
-                _ => Packet::PubRec(PublishAck::new(id)),
+                QoS::AtLeastOnce => puback(id.get()),
+                _ => pubrec(id.get()),
             });
         }
     }
@@ -997,12 +985,17 @@ fn run(config: Config, check_delivery: bool, pick_connected: bool, ops: &[Op]) {
 
 // ---- Random cases ----
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 200,
+/// `n` random cases, with no failure file.
+fn cases(n: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: n,
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(200))]
 
     /// Queues large enough never to overflow: every invariant, including that nothing owed
     /// is lost.
@@ -1016,11 +1009,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 60,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(cases(60))]
 
     /// Queues of 2 messages overflow all the time: the bound holds and what does arrive
     /// still arrives once, in order, within the window.
@@ -1034,11 +1023,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 100,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(cases(100))]
 
     /// With a durable store the broker may restart at any point: every promise above still
     /// holds across restarts (sessions, their expiry counted from the restart, messages owed,

@@ -4,65 +4,13 @@
 
 mod harness;
 
-use std::num::NonZeroU16;
 use std::time::Duration;
 
-use bytes::Bytes;
 use harness::*;
-use mqtt_broker_core::{Broker, CloseReason, Config, MemoryStore, Record};
-use mqtt_codec::{
-    Connect, Disconnect, Packet, ProtocolVersion::*, Publish, PublishAck, QoS, ReasonCode, Will,
-};
+use mqtt_broker_core::{CloseReason, MemoryStore, Record};
+use mqtt_codec::{Packet, ProtocolVersion::*, QoS, ReasonCode};
 
 // ---- Helpers ----
-
-fn quiet_with(edit: impl FnOnce(&mut Config)) -> Harness {
-    let mut config = Harness::quiet_config();
-    edit(&mut config);
-    Harness::new(config)
-}
-
-fn durable_config() -> Config {
-    let mut config = Harness::quiet_config();
-    config.durable = true;
-    config
-}
-
-/// Connects a v5 client (persistent: Clean Start 0 and expiry `u32::MAX`) with the given
-/// Receive Maximum.
-fn connect_v5(
-    h: &mut Harness,
-    client_id: &str,
-    receive_maximum: Option<u16>,
-    persistent: bool,
-) -> (ClientId, bool) {
-    let mut connect = Connect::new(V5, string(client_id));
-    connect.keep_alive = 0;
-    connect.clean_start = !persistent;
-    if persistent {
-        connect.properties.session_expiry_interval = Some(u32::MAX);
-    }
-    connect.properties.receive_maximum = receive_maximum.and_then(NonZeroU16::new);
-    let (c, connack) = h.connect_with(connect);
-    let connack = connack.expect("CONNACK");
-    assert_eq!(connack.reason_code, ReasonCode::Success, "{connack:?}");
-    (c, connack.session_present)
-}
-
-fn ack(id: u16) -> PublishAck {
-    PublishAck::new(pid(id))
-}
-
-fn id_of(publish: &Publish) -> u16 {
-    publish.packet_id.expect("packet id").get()
-}
-
-fn payloads(publishes: &[Publish]) -> Vec<String> {
-    publishes
-        .iter()
-        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
-        .collect()
-}
 
 /// A broker restored from the records the store had *confirmed* (the adapter crashed
 /// before the later ones reached the disk).
@@ -73,24 +21,39 @@ fn crash_and_restore(h: &Harness, confirmed: u64, down: Duration) -> Harness {
             store.apply(record.clone());
         }
     }
-    let now = h.now + down;
-    let broker = Broker::restore(h.broker.config().clone(), now, store.records());
-    let mut restarted = Harness::with_broker(broker, now);
-    restarted.store = store;
-    restarted
-}
-
-/// A clean restart: everything emitted was stored.
-fn restart(h: &Harness) -> Harness {
-    let now = h.now + Duration::from_secs(1);
-    let broker = Broker::restore(h.broker.config().clone(), now, h.store.records());
-    let mut restarted = Harness::with_broker(broker, now);
-    restarted.store = h.store.clone();
-    restarted
+    h.restored(store, down)
 }
 
 fn last_seq(h: &Harness) -> u64 {
     h.records.last().map_or(0, |(seq, _)| *seq)
+}
+
+/// A durable broker (`max_queued_messages` 2, `max_inflight` 1) retaining `m0`..`m4` on
+/// `r/0`..`r/4`, and the persistent 3.1.1 session `sub` that subscribed to `r/#` (one
+/// retained delivery sent, four queued) and went offline.
+fn retained_backlog_of_an_offline_session() -> Harness {
+    let mut h = Harness::quiet_with(|c| {
+        c.durable = true;
+        c.max_queued_messages = 2;
+        c.max_inflight = 1;
+    });
+    let publisher = h.connect("pub", V3_1_1);
+    for i in 0..5u16 {
+        h.publish(
+            publisher,
+            &format!("r/{i}"),
+            format!("m{i}").as_bytes(),
+            QoS::AtLeastOnce,
+            true,
+            i + 1,
+        );
+    }
+    let (sub, _) = h.connect_persistent("sub", V3_1_1);
+    h.subscribe(sub, "r/#", QoS::AtLeastOnce);
+    assert_eq!(h.publishes(sub).len(), 1, "window of 1");
+    assert_eq!(h.broker.session_info("sub").unwrap().queued, 4);
+    h.drop_connection(sub);
+    h
 }
 
 // ---- Will ----
@@ -104,23 +67,13 @@ fn disconnect_with_error_reason_still_publishes_will_mqtt_3_1_2_8() {
     let mut h = Harness::quiet();
     let w = h.connect("w", V5);
     h.subscribe(w, "will/#", QoS::AtMostOnce);
-    let mut connect = Connect::new(V5, string("dying"));
-    connect.keep_alive = 0;
-    connect.will = Some(Will {
-        topic: string("will/dying"),
-        payload: Bytes::from_static(b"gone"),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        properties: Default::default(),
+    let (c, _) = connect_v5(&mut h, "dying", |c| {
+        c.will = Some(will("will/dying", b"gone", QoS::AtMostOnce, false));
     });
-    let (c, _) = h.connect_with(connect);
-    h.send(
-        c,
-        Packet::Disconnect(Disconnect::new(ReasonCode::UnspecifiedError)),
-    );
+    h.send(c, disconnect(ReasonCode::UnspecifiedError));
     assert!(h.is_gone(c));
     assert_eq!(
-        payloads(&h.publishes(w)),
+        texts(&h.publishes(w)),
         ["gone"],
         "a DISCONNECT with reason 0x80 is not a normal disconnection: the will goes"
     );
@@ -135,32 +88,31 @@ fn disconnect_with_error_reason_still_publishes_will_mqtt_3_1_2_8() {
 #[test]
 fn pubrec_for_a_publish_not_yet_resent_does_not_stall_delivery_mqtt_4_4_0_1() {
     let mut h = Harness::quiet();
-    let (sub, _) = connect_v5(&mut h, "sub", Some(2), true);
-    h.subscribe(sub, "t", QoS::ExactlyOnce);
-    let publisher = h.connect("pub", V5);
+    let (sub, publisher) =
+        v5_sub_and_pub(&mut h, persistent_receive_maximum(2), "t", QoS::ExactlyOnce);
     h.publish(publisher, "t", b"a", QoS::ExactlyOnce, false, 1);
     h.publish(publisher, "t", b"b", QoS::ExactlyOnce, false, 2);
     let first = h.publishes(sub);
-    assert_eq!(payloads(&first), ["a", "b"]);
+    assert_eq!(texts(&first), ["a", "b"]);
     let (id_a, id_b) = (id_of(&first[0]), id_of(&first[1]));
     h.drop_connection(sub);
 
     // Back with Receive Maximum 1: only "a" is re-sent at once.
-    let (sub, present) = connect_v5(&mut h, "sub", Some(1), true);
-    assert!(present);
+    let (sub, connack) = connect_v5(&mut h, "sub", persistent_receive_maximum(1));
+    assert!(connack.session_present);
     let resent = h.publishes(sub);
-    assert_eq!(payloads(&resent), ["a"]);
+    assert_eq!(texts(&resent), ["a"]);
     // The client had processed "b" already and acknowledges it now.
-    h.send(sub, Packet::PubRec(ack(id_b)));
+    h.send(sub, pubrec(id_b));
     assert!(
         h.drain(sub)
             .iter()
             .any(|p| matches!(p, Packet::PubRel(r) if r.packet_id.get() == id_b)),
         "PUBREL for b"
     );
-    h.send(sub, Packet::PubComp(ack(id_b)));
-    h.send(sub, Packet::PubRec(ack(id_a)));
-    h.send(sub, Packet::PubComp(ack(id_a)));
+    h.send(sub, pubcomp(id_b));
+    h.send(sub, pubrec(id_a));
+    h.send(sub, pubcomp(id_a));
     h.drain(sub);
     let info = h.broker.session_info("sub").unwrap();
     assert_eq!(info.unacknowledged, 0);
@@ -168,7 +120,7 @@ fn pubrec_for_a_publish_not_yet_resent_does_not_stall_delivery_mqtt_4_4_0_1() {
     // Nothing is in flight: a new message must go out.
     h.publish(publisher, "t", b"c", QoS::AtLeastOnce, false, 3);
     assert_eq!(
-        payloads(&h.publishes(sub)),
+        texts(&h.publishes(sub)),
         ["c"],
         "delivery stalled: {:?}",
         h.broker.session_info("sub")
@@ -184,7 +136,7 @@ fn pubrec_for_a_publish_not_yet_resent_does_not_stall_delivery_mqtt_4_4_0_1() {
 fn pubrel_awaiting_entries_do_not_grow_past_the_window_across_reconnects_mqtt_4_3_3_5() {
     let mut h = Harness::quiet();
     let publisher = h.connect("pub", V5);
-    let (sub, _) = connect_v5(&mut h, "sub", Some(2), true);
+    let (sub, _) = connect_v5(&mut h, "sub", persistent_receive_maximum(2));
     h.subscribe(sub, "t", QoS::ExactlyOnce);
     let mut sub = sub;
     let mut next_id = 1u16;
@@ -198,17 +150,17 @@ fn pubrel_awaiting_entries_do_not_grow_past_the_window_across_reconnects_mqtt_4_
                 false,
                 next_id,
             );
-            h.send(publisher, Packet::PubRel(ack(next_id)));
+            h.send(publisher, pubrel(next_id));
             next_id += 1;
         }
         // PUBREC for each new PUBLISH, never a PUBCOMP.
         for p in h.publishes(sub) {
             if !p.dup {
-                h.send(sub, Packet::PubRec(ack(id_of(&p))));
+                h.send(sub, pubrec(id_of(&p)));
             }
         }
         h.drop_connection(sub);
-        sub = connect_v5(&mut h, "sub", Some(2), true).0;
+        sub = connect_v5(&mut h, "sub", persistent_receive_maximum(2)).0;
     }
     let info = h.broker.session_info("sub").unwrap();
     assert!(
@@ -226,7 +178,7 @@ fn pubrel_awaiting_entries_do_not_grow_past_the_window_across_reconnects_mqtt_4_
 /// through the counted queue first, in `Outbound::enqueue`).
 #[test]
 fn max_queued_bytes_does_not_drop_messages_that_go_straight_out() {
-    let mut h = quiet_with(|c| c.max_queued_bytes = 100);
+    let mut h = Harness::quiet_with(|c| c.max_queued_bytes = 100);
     let sub = h.connect("sub", V3_1_1);
     h.subscribe(sub, "t", QoS::AtLeastOnce);
     let publisher = h.connect("pub", V3_1_1);
@@ -244,13 +196,11 @@ fn max_queued_bytes_does_not_drop_messages_that_go_straight_out() {
 /// every queued QoS 0 message is evicted to make room for it before it is dropped too.
 #[test]
 fn message_that_can_never_fit_does_not_evict_queued_qos0_mqtt_4_5_0_1() {
-    let mut h = quiet_with(|c| {
+    let mut h = Harness::quiet_with(|c| {
         c.max_queued_bytes = 100;
         c.queue_qos0_offline = true;
     });
-    let (sub, _) = h.connect_persistent("sub", V3_1_1);
-    h.subscribe(sub, "t", QoS::AtLeastOnce);
-    h.drop_connection(sub);
+    h.offline_subscriber("sub", V3_1_1, "t", QoS::AtLeastOnce);
     let publisher = h.connect("pub", V3_1_1);
     for i in 0..3 {
         h.publish(
@@ -266,7 +216,7 @@ fn message_that_can_never_fit_does_not_evict_queued_qos0_mqtt_4_5_0_1() {
     let (sub, _) = h.connect_persistent("sub", V3_1_1);
     let got = h.publishes(sub);
     assert_eq!(
-        payloads(&got),
+        texts(&got),
         ["q0", "q1", "q2"],
         "queued QoS 0 messages were evicted for a message that was dropped anyway"
     );
@@ -280,7 +230,7 @@ fn message_that_can_never_fit_does_not_evict_queued_qos0_mqtt_4_5_0_1() {
 /// SUBSCRIBEs = 1,000 queued with max_queued_messages = 10).
 #[test]
 fn resubscribing_does_not_grow_the_queue_without_bound_mqtt_3_8_4_3() {
-    let mut h = quiet_with(|c| {
+    let mut h = Harness::quiet_with(|c| {
         c.max_queued_messages = 10;
         c.max_inflight = 1;
     });
@@ -316,8 +266,8 @@ fn resubscribing_does_not_grow_the_queue_without_bound_mqtt_3_8_4_3() {
 /// every message on that filter. (Same for UNSUBACK.)
 #[test]
 fn suback_of_a_persistent_session_waits_for_its_record_mqtt_3_2_2_2() {
-    let mut h = Harness::new(durable_config());
-    let (sub, _) = connect_v5(&mut h, "sub", None, true);
+    let mut h = Harness::durable();
+    let (sub, _) = connect_v5(&mut h, "sub", persistent(u32::MAX));
     h.hold_store = true;
     h.send(
         sub,
@@ -347,30 +297,28 @@ fn suback_of_a_persistent_session_waits_for_its_record_mqtt_3_2_2_2() {
 /// PUBACK/PUBREC do.
 #[test]
 fn pubrel_waits_for_the_released_record_mqtt_4_3_3_6() {
-    let mut h = Harness::new(durable_config());
-    let (sub, _) = connect_v5(&mut h, "sub", None, true);
-    h.subscribe(sub, "t", QoS::ExactlyOnce);
-    let publisher = h.connect("pub", V5);
+    let mut h = Harness::durable();
+    let (sub, publisher) = v5_sub_and_pub(&mut h, persistent(u32::MAX), "t", QoS::ExactlyOnce);
     h.publish(publisher, "t", b"once", QoS::ExactlyOnce, false, 1);
     let got = h.publishes(sub);
-    assert_eq!(payloads(&got), ["once"]);
+    assert_eq!(texts(&got), ["once"]);
     let id = id_of(&got[0]);
     let confirmed = last_seq(&h);
 
     h.hold_store = true;
-    h.send(sub, Packet::PubRec(ack(id)));
+    h.send(sub, pubrec(id));
     let sent_pubrel = h
         .drain(sub)
         .iter()
         .any(|p| matches!(p, Packet::PubRel(r) if r.packet_id.get() == id));
     // The client got PUBREL: it answers PUBCOMP and forgets the packet id.
     if sent_pubrel {
-        h.send(sub, Packet::PubComp(ack(id)));
+        h.send(sub, pubcomp(id));
     }
     // The broker stops before storing any record after `confirmed`.
     let mut r = crash_and_restore(&h, confirmed, Duration::from_secs(1));
-    let (sub, present) = connect_v5(&mut r, "sub", None, true);
-    assert!(present);
+    let (sub, connack) = connect_v5(&mut r, "sub", persistent(u32::MAX));
+    assert!(connack.session_present);
     let after = r.drain(sub);
     let republished = after.iter().any(|p| matches!(p, Packet::Publish(_)));
     assert!(
@@ -385,44 +333,12 @@ fn pubrel_waits_for_the_released_record_mqtt_4_3_3_6() {
 /// entitled to are lost [MQTT-4.4.0-1 context].
 #[test]
 fn restart_keeps_retained_deliveries_queued_for_a_subscription_mqtt_3_3_1_9() {
-    let mut h = Harness::new({
-        let mut c = durable_config();
-        c.max_queued_messages = 2;
-        c.max_inflight = 1;
-        c
-    });
-    let publisher = h.connect("pub", V3_1_1);
-    for i in 0..5u16 {
-        h.publish(
-            publisher,
-            &format!("r/{i}"),
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            true,
-            i + 1,
-        );
-    }
-    let (sub, _) = h.connect_persistent("sub", V3_1_1);
-    h.subscribe(sub, "r/#", QoS::AtLeastOnce);
-    assert_eq!(h.publishes(sub).len(), 1, "window of 1");
-    assert_eq!(h.broker.session_info("sub").unwrap().queued, 4);
-    h.drop_connection(sub);
-
-    let mut r = restart(&h);
+    let h = retained_backlog_of_an_offline_session();
+    let mut r = h.restart(Duration::from_secs(1));
     let (sub, present) = r.connect_persistent("sub", V3_1_1);
     assert!(present);
-    let mut received = Vec::new();
-    loop {
-        let batch = r.publishes(sub);
-        if batch.is_empty() {
-            break;
-        }
-        for p in &batch {
-            r.ack(sub, p);
-        }
-        received.extend(batch);
-    }
-    let mut got = payloads(&received);
+    let received = receive_all(&mut r, sub);
+    let mut got = texts(&received);
     got.sort();
     assert_eq!(
         got,
@@ -438,29 +354,10 @@ fn restart_keeps_retained_deliveries_queued_for_a_subscription_mqtt_3_3_1_9() {
 /// session.
 #[test]
 fn records_dropped_at_restore_do_not_resurface_in_a_new_session_mqtt_3_1_2_4() {
-    let mut h = Harness::new({
-        let mut c = durable_config();
-        c.max_queued_messages = 2;
-        c.max_inflight = 1;
-        c
-    });
-    let publisher = h.connect("pub", V3_1_1);
-    for i in 0..5u16 {
-        h.publish(
-            publisher,
-            &format!("r/{i}"),
-            format!("m{i}").as_bytes(),
-            QoS::AtLeastOnce,
-            true,
-            i + 1,
-        );
-    }
-    let (sub, _) = h.connect_persistent("sub", V3_1_1);
-    h.subscribe(sub, "r/#", QoS::AtLeastOnce);
-    h.drop_connection(sub);
+    let h = retained_backlog_of_an_offline_session();
 
     // First restart: then the client starts afresh (Clean Session 1, then persistent again).
-    let mut r = restart(&h);
+    let mut r = h.restart(Duration::from_secs(1));
     let c = r.connect("sub", V3_1_1);
     r.drop_connection(c);
     let (c, present) = r.connect_persistent("sub", V3_1_1);
@@ -475,14 +372,14 @@ fn records_dropped_at_restore_do_not_resurface_in_a_new_session_mqtt_3_1_2_4() {
         .collect();
 
     // Second restart: the new, empty session must stay empty.
-    let mut r2 = restart(&r);
+    let mut r2 = r.restart(Duration::from_secs(1));
     let (c, present) = r2.connect_persistent("sub", V3_1_1);
     assert!(present);
     let got = r2.publishes(c);
     assert!(
         got.is_empty() && leftover.is_empty(),
         "stale records {leftover:?} delivered to a new session: {:?}",
-        payloads(&got)
+        texts(&got)
     );
 }
 
@@ -499,17 +396,13 @@ fn inflight_shared_message_goes_to_another_member_when_session_ends_v5_4_8_2() {
     h.subscribe(a, "$share/g/t", QoS::AtLeastOnce);
     let publisher = h.connect("pub", V5);
     h.publish(publisher, "t", b"job", QoS::AtLeastOnce, false, 1);
-    assert_eq!(
-        payloads(&h.publishes(a)),
-        ["job"],
-        "a gets it, does not ack"
-    );
+    assert_eq!(texts(&h.publishes(a)), ["job"], "a gets it, does not ack");
     let b = h.connect("b", V5);
     h.subscribe(b, "$share/g/t", QoS::AtLeastOnce);
     // a's session (expiry 0) ends with its connection before it acknowledged.
     h.drop_connection(a);
     assert_eq!(
-        payloads(&h.publishes(b)),
+        texts(&h.publishes(b)),
         ["job"],
         "unacknowledged shared message lost when the member's session ended"
     );
@@ -523,10 +416,8 @@ fn inflight_shared_message_goes_to_another_member_when_session_ends_v5_4_8_2() {
 /// original id in its QoS 2 state, takes it as a second message.
 #[test]
 fn publish_is_resent_with_its_original_packet_id_after_a_crash_mqtt_4_4_0_1() {
-    let mut h = Harness::new(durable_config());
-    let (sub, _) = connect_v5(&mut h, "sub", None, true);
-    h.subscribe(sub, "t", QoS::ExactlyOnce);
-    let publisher = h.connect("pub", V5);
+    let mut h = Harness::durable();
+    let (sub, publisher) = v5_sub_and_pub(&mut h, persistent(u32::MAX), "t", QoS::ExactlyOnce);
     // Two completed messages first, so the next packet id is 3.
     for i in 1..=2u16 {
         h.publish(publisher, "t", b"early", QoS::AtLeastOnce, false, i);
@@ -542,7 +433,7 @@ fn publish_is_resent_with_its_original_packet_id_after_a_crash_mqtt_4_4_0_1() {
     // crash loses).
     let original = got.first().map(id_of);
     if let Some(id) = original {
-        h.send(sub, Packet::PubRec(ack(id)));
+        h.send(sub, pubrec(id));
     }
     // The store had written the queued-message record, not yet the one with the packet id.
     let confirmed = h
@@ -554,11 +445,11 @@ fn publish_is_resent_with_its_original_packet_id_after_a_crash_mqtt_4_4_0_1() {
         })
         .map_or(before, |(seq, _)| *seq);
     let mut r = crash_and_restore(&h, confirmed, Duration::from_secs(1));
-    let (sub, present) = connect_v5(&mut r, "sub", None, true);
-    assert!(present);
+    let (sub, connack) = connect_v5(&mut r, "sub", persistent(u32::MAX));
+    assert!(connack.session_present);
     let again = r.publishes(sub);
     if let Some(original) = original {
-        assert_eq!(payloads(&again), ["x"]);
+        assert_eq!(texts(&again), ["x"]);
         assert_eq!(
             (id_of(&again[0]), again[0].dup),
             (original, true),
@@ -573,13 +464,13 @@ fn publish_is_resent_with_its_original_packet_id_after_a_crash_mqtt_4_4_0_1() {
 /// can exceed the Receive Maximum it was given by sprinkling bogus PUBRELs.
 #[test]
 fn pubrel_for_unknown_id_does_not_return_receive_quota_mqtt_3_3_4_9() {
-    let mut h = quiet_with(|c| c.receive_maximum = 2);
-    let (c, _) = connect_v5(&mut h, "greedy", None, false);
+    let mut h = Harness::quiet_with(|c| c.receive_maximum = 2);
+    let (c, _) = connect_v5(&mut h, "greedy", |_| {});
     h.publish(c, "t", b"1", QoS::ExactlyOnce, false, 1);
     h.publish(c, "t", b"2", QoS::ExactlyOnce, false, 2);
     // Two flows await PUBREL: the quota is used up.
-    h.send(c, Packet::PubRel(ack(500)));
-    h.send(c, Packet::PubRel(ack(501)));
+    h.send(c, pubrel(500));
+    h.send(c, pubrel(501));
     h.publish(c, "t", b"3", QoS::ExactlyOnce, false, 3);
     assert_eq!(
         h.closed(c),
@@ -602,11 +493,7 @@ fn pubrel_for_unknown_id_does_not_return_receive_quota_mqtt_3_3_4_9() {
 fn discarded_sessions_leave_no_timers_behind() {
     let mut h = Harness::quiet();
     for _ in 0..500 {
-        let mut connect = Connect::new(V5, string("flappy"));
-        connect.keep_alive = 0;
-        connect.clean_start = true;
-        connect.properties.session_expiry_interval = Some(86_400);
-        let (c, _) = h.connect_with(connect);
+        let (c, _) = connect_v5(&mut h, "flappy", session_expiry(86_400));
         h.drop_connection(c);
         h.advance(Duration::from_millis(1));
     }

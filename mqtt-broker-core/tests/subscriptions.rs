@@ -10,13 +10,11 @@ mod harness;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use harness::*;
 use mqtt_broker_core::CloseReason;
 use mqtt_codec::{
-    Connect, Disconnect, Packet, ProtocolVersion, ProtocolVersion::*, Publish, PublishAck, QoS,
-    ReasonCode, RetainHandling, Subscribe, SubscriptionId, SubscriptionOptions, UnsubAck,
-    Unsubscribe,
+    Packet, ProtocolVersion, ProtocolVersion::*, Publish, QoS, ReasonCode, RetainHandling,
+    Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
 // ---- Helpers ----
@@ -46,25 +44,6 @@ fn opts_no_local(qos: QoS) -> SubscriptionOptions {
     }
 }
 
-/// One SUBSCRIBE with every filter (and an optional v5 Subscription Identifier); returns the
-/// SUBACK's codes (the harness checks the packet id).
-fn subscribe_all(
-    h: &mut Harness,
-    c: ClientId,
-    filters: &[(&str, SubscriptionOptions)],
-    id: Option<u32>,
-) -> Vec<ReasonCode> {
-    let mut subscribe = Subscribe {
-        packet_id: pid(0x1234),
-        properties: Default::default(),
-        filters: filters.iter().map(|(f, o)| (string(f), *o)).collect(),
-    };
-    if let Some(id) = id {
-        subscribe.properties.subscription_identifier = SubscriptionId::new(id);
-    }
-    h.subscribe_packet(c, subscribe)
-}
-
 /// One UNSUBSCRIBE with every filter; returns the whole UNSUBACK.
 fn unsubscribe_all(h: &mut Harness, c: ClientId, packet_id: u16, filters: &[&str]) -> UnsubAck {
     let unsubscribe = Unsubscribe {
@@ -77,14 +56,6 @@ fn unsubscribe_all(h: &mut Harness, c: ClientId, packet_id: u16, filters: &[&str
         Some(Packet::UnsubAck(unsuback)) => unsuback,
         other => panic!("expected UNSUBACK, got {other:?}"),
     }
-}
-
-fn text(p: &Publish) -> String {
-    String::from_utf8(p.payload.to_vec()).expect("UTF-8 payload")
-}
-
-fn texts(ps: &[Publish]) -> Vec<String> {
-    ps.iter().map(text).collect()
 }
 
 fn sub_ids(p: &Publish) -> Vec<u32> {
@@ -105,58 +76,6 @@ fn only_publish(h: &mut Harness, c: ClientId) -> Publish {
     got.remove(0)
 }
 
-/// Publishes and completes the publisher's side of the flow (PUBACK, or PUBREC/PUBREL/PUBCOMP).
-fn publish_done(
-    h: &mut Harness,
-    c: ClientId,
-    topic: &str,
-    payload: &[u8],
-    qos: QoS,
-    retain: bool,
-    packet_id: u16,
-) {
-    h.publish(c, topic, payload, qos, retain, packet_id);
-    match qos {
-        QoS::AtMostOnce => {}
-        QoS::AtLeastOnce => {
-            assert!(matches!(h.recv(c), Some(Packet::PubAck(a)) if a.packet_id.get() == packet_id));
-        }
-        QoS::ExactlyOnce => {
-            assert!(matches!(h.recv(c), Some(Packet::PubRec(a)) if a.packet_id.get() == packet_id));
-            h.send(c, Packet::PubRel(PublishAck::new(pid(packet_id))));
-            assert!(
-                matches!(h.recv(c), Some(Packet::PubComp(a)) if a.packet_id.get() == packet_id)
-            );
-        }
-    }
-}
-
-/// Acknowledges every PUBLISH that arrives at `c` until none is left; returns them in order.
-fn receive_all(h: &mut Harness, c: ClientId) -> Vec<Publish> {
-    let mut got = Vec::new();
-    while let Some(packet) = h.recv(c) {
-        if let Packet::Publish(p) = packet {
-            h.ack(c, &p);
-            got.push(p);
-        }
-    }
-    got
-}
-
-fn connect_v5_expiry(h: &mut Harness, client_id: &str, expiry: u32) -> ClientId {
-    let mut connect = Connect::new(V5, string(client_id));
-    connect.keep_alive = 0;
-    connect.properties.session_expiry_interval = Some(expiry);
-    let (c, connack) = h.connect_with(connect);
-    assert!(!connack.expect("CONNACK").reason_code.is_error());
-    c
-}
-
-fn disconnect(h: &mut Harness, c: ClientId) {
-    h.send(c, Packet::Disconnect(Disconnect::new(ReasonCode::Success)));
-    assert!(h.is_gone(c));
-}
-
 /// Encodes a SUBSCRIBE by hand: filters the codec refuses to encode (the empty one) too.
 fn raw_subscribe(version: ProtocolVersion, packet_id: u16, filters: &[(&str, u8)]) -> Vec<u8> {
     let mut body = packet_id.to_be_bytes().to_vec();
@@ -169,71 +88,58 @@ fn raw_subscribe(version: ProtocolVersion, packet_id: u16, filters: &[(&str, u8)
         body.push(*options);
     }
     assert!(body.len() < 128);
-    let mut packet = vec![0x82, body.len() as u8];
-    packet.extend_from_slice(&body);
-    packet
+    raw_packet(0x82, &body)
 }
 
 // ---- Retained messages: store, replace, delete ----
+
+/// `publish` retains `payload` on `topic` at `qos`; a later subscriber (same `version`) to
+/// `filter`, granted `granted`, gets it after its SUBACK, once, with RETAIN 1, at `qos`.
+fn retained_message_reaches_a_later_subscriber(
+    version: ProtocolVersion,
+    (topic, payload, qos, packet_id): (&str, &[u8], QoS, u16),
+    filter: &str,
+    granted: ReasonCode,
+) {
+    let mut h = Harness::quiet();
+    let publisher = h.connect("pub", version);
+    publish_done(&mut h, publisher, topic, payload, qos, true, packet_id);
+    assert_eq!(h.broker.stats().retained_messages, 1);
+
+    let sub = h.connect("sub", version);
+    // SUBACK comes first (the harness asserts it), then the retained message.
+    assert_eq!(h.subscribe(sub, filter, qos), [granted]);
+    let p = only_publish(&mut h, sub);
+    assert_eq!(p.topic.as_str(), topic);
+    assert_eq!(&p.payload[..], payload);
+    assert!(p.retain, "sent because of a new subscription: RETAIN 1");
+    assert_eq!(p.qos, qos);
+    assert!(p.packet_id.is_some());
+    assert!(!p.dup);
+}
 
 /// v3 [MQTT-3.3.1-5] the server stores a retained message and its QoS; v3 [MQTT-3.3.1-6] a new
 /// subscription receives it; v3 [MQTT-3.3.1-8] with RETAIN 1.
 #[test]
 fn retained_message_sent_to_later_subscriber_with_retain_1_v3_mqtt_3_3_1_5_6_8() {
-    let mut h = Harness::quiet();
-    let publisher = h.connect("pub", V3_1_1);
-    publish_done(
-        &mut h,
-        publisher,
-        "home/temp",
-        b"21.5",
-        QoS::AtLeastOnce,
-        true,
-        1,
+    retained_message_reaches_a_later_subscriber(
+        V3_1_1,
+        ("home/temp", b"21.5", QoS::AtLeastOnce, 1),
+        "home/+",
+        ReasonCode::GrantedQoS1,
     );
-    assert_eq!(h.broker.stats().retained_messages, 1);
-
-    let sub = h.connect("sub", V3_1_1);
-    // SUBACK comes first (the harness asserts it), then the retained message.
-    assert_eq!(
-        h.subscribe(sub, "home/+", QoS::AtLeastOnce),
-        [ReasonCode::GrantedQoS1]
-    );
-    let p = only_publish(&mut h, sub);
-    assert_eq!(p.topic.as_str(), "home/temp");
-    assert_eq!(&p.payload[..], b"21.5");
-    assert!(p.retain, "sent because of a new subscription: RETAIN 1");
-    assert_eq!(p.qos, QoS::AtLeastOnce);
-    assert!(p.packet_id.is_some());
-    assert!(!p.dup);
 }
 
 /// v5 [MQTT-3.3.1-5] stored; v5 [MQTT-3.3.1-9] Retain Handling 0 (the default) sends it, with
 /// RETAIN 1 (v5 3.3.1.3).
 #[test]
 fn retained_message_sent_to_later_subscriber_v5_mqtt_3_3_1_5_and_3_3_1_9() {
-    let mut h = Harness::quiet();
-    let publisher = h.connect("pub", V5);
-    publish_done(
-        &mut h,
-        publisher,
-        "home/hum",
-        b"40%",
-        QoS::ExactlyOnce,
-        true,
-        7,
+    retained_message_reaches_a_later_subscriber(
+        V5,
+        ("home/hum", b"40%", QoS::ExactlyOnce, 7),
+        "home/#",
+        ReasonCode::GrantedQoS2,
     );
-
-    let sub = h.connect("sub", V5);
-    assert_eq!(
-        h.subscribe(sub, "home/#", QoS::ExactlyOnce),
-        [ReasonCode::GrantedQoS2]
-    );
-    let p = only_publish(&mut h, sub);
-    assert_eq!(p.topic.as_str(), "home/hum");
-    assert_eq!(&p.payload[..], b"40%");
-    assert!(p.retain);
-    assert_eq!(p.qos, QoS::ExactlyOnce);
 }
 
 /// v3 [MQTT-3.3.1-7]: a QoS 0 retained message discards the previous one (here a QoS 1 one)
@@ -512,10 +418,11 @@ fn retained_messages_outlive_the_publisher_session_v3_mqtt_3_1_2_7() {
     let mut h = Harness::quiet();
     let clean = h.connect("clean-pub", V3_1_1);
     publish_done(&mut h, clean, "a", b"from clean", QoS::AtLeastOnce, true, 1);
-    disconnect(&mut h, clean);
+    h.send(clean, disconnect(ReasonCode::Success));
+    assert!(h.is_gone(clean));
     assert!(h.broker.session_info("clean-pub").is_none());
 
-    let expiring = connect_v5_expiry(&mut h, "expiring-pub", 5);
+    let (expiring, _) = connect_v5(&mut h, "expiring-pub", session_expiry(5));
     publish_done(
         &mut h,
         expiring,
@@ -635,13 +542,18 @@ fn retain_handling_2_never_sends_retained_v5_mqtt_3_3_1_11() {
     assert_eq!(&p.payload[..], b"live");
 }
 
-/// v5 [MQTT-3.8.4-3]: a SUBSCRIBE with an existing filter replaces the subscription (its QoS
-/// now applies, and later messages arrive once); v5 [MQTT-3.8.4-4]: with Retain Handling 0
-/// retained messages are re-sent. CONFORMANCE 39.
-#[test]
-fn resubscribe_replaces_subscription_and_resends_retained_v5_mqtt_3_8_4_3_and_3_8_4_4() {
+/// A client subscribes to `filter` at `first` and gets the retained message on `dev/1`, then
+/// subscribes to the same filter at `second` (granted `granted`): the subscription is
+/// replaced (one subscription, later messages arrive once at the new QoS) and the retained
+/// message is sent again, at the new QoS, with RETAIN 1.
+fn resubscribe_replaces_and_resends_retained(
+    version: ProtocolVersion,
+    filter: &str,
+    (first, second): (QoS, QoS),
+    granted: ReasonCode,
+) {
     let mut h = Harness::quiet();
-    let publisher = h.connect("pub", V5);
+    let publisher = h.connect("pub", version);
     publish_done(
         &mut h,
         publisher,
@@ -651,24 +563,25 @@ fn resubscribe_replaces_subscription_and_resends_retained_v5_mqtt_3_8_4_3_and_3_
         true,
         1,
     );
-    let sub = h.connect("sub", V5);
+    let sub = h.connect("sub", version);
+    // Acknowledges `p`; a QoS 2 one is answered with PUBREL.
+    let ack = |h: &mut Harness, p: &Publish| {
+        h.ack(sub, p);
+        if p.qos == QoS::ExactlyOnce {
+            assert!(matches!(h.recv(sub), Some(Packet::PubRel(_))));
+        }
+    };
 
-    h.subscribe(sub, "dev/#", QoS::AtMostOnce);
+    h.subscribe(sub, filter, first);
     let p = only_publish(&mut h, sub);
-    assert_eq!((p.qos, p.retain), (QoS::AtMostOnce, true));
+    ack(&mut h, &p);
+    assert_eq!((p.qos, p.retain), (first, true));
 
-    assert_eq!(
-        h.subscribe(sub, "dev/#", QoS::ExactlyOnce),
-        [ReasonCode::GrantedQoS2]
-    );
+    assert_eq!(h.subscribe(sub, filter, second), [granted]);
     let p = only_publish(&mut h, sub);
-    h.ack(sub, &p);
+    ack(&mut h, &p);
     assert_eq!(&p.payload[..], b"keep");
-    assert_eq!(
-        (p.qos, p.retain),
-        (QoS::ExactlyOnce, true),
-        "new QoS applies"
-    );
+    assert_eq!((p.qos, p.retain), (second, true), "re-sent at the new QoS");
     assert_eq!(h.broker.session_info("sub").unwrap().subscriptions, 1);
     assert_eq!(h.broker.stats().subscriptions, 1);
 
@@ -683,59 +596,33 @@ fn resubscribe_replaces_subscription_and_resends_retained_v5_mqtt_3_8_4_3_and_3_
     );
     let p = only_publish(&mut h, sub);
     assert_eq!(&p.payload[..], b"live");
-    assert_eq!(p.qos, QoS::ExactlyOnce);
+    assert_eq!(p.qos, second, "one copy, at the replacing QoS");
     assert!(!p.retain);
+}
+
+/// v5 [MQTT-3.8.4-3]: a SUBSCRIBE with an existing filter replaces the subscription (its QoS
+/// now applies, and later messages arrive once); v5 [MQTT-3.8.4-4]: with Retain Handling 0
+/// retained messages are re-sent. CONFORMANCE 39.
+#[test]
+fn resubscribe_replaces_subscription_and_resends_retained_v5_mqtt_3_8_4_3_and_3_8_4_4() {
+    resubscribe_replaces_and_resends_retained(
+        V5,
+        "dev/#",
+        (QoS::AtMostOnce, QoS::ExactlyOnce),
+        ReasonCode::GrantedQoS2,
+    );
 }
 
 /// v3 [MQTT-3.8.4-3]: the same filter replaces the subscription (QoS may change) and
 /// retained messages matching it are re-sent.
 #[test]
 fn resubscribe_replaces_subscription_and_resends_retained_v3_mqtt_3_8_4_3() {
-    let mut h = Harness::quiet();
-    let publisher = h.connect("pub", V3_1_1);
-    publish_done(
-        &mut h,
-        publisher,
-        "dev/1",
-        b"keep",
-        QoS::ExactlyOnce,
-        true,
-        1,
+    resubscribe_replaces_and_resends_retained(
+        V3_1_1,
+        "dev/+",
+        (QoS::ExactlyOnce, QoS::AtLeastOnce),
+        ReasonCode::GrantedQoS1,
     );
-    let sub = h.connect("sub", V3_1_1);
-
-    h.subscribe(sub, "dev/+", QoS::ExactlyOnce);
-    let p = only_publish(&mut h, sub);
-    h.ack(sub, &p);
-    assert_eq!((p.qos, p.retain), (QoS::ExactlyOnce, true));
-    assert!(matches!(h.recv(sub), Some(Packet::PubRel(_))));
-
-    assert_eq!(
-        h.subscribe(sub, "dev/+", QoS::AtLeastOnce),
-        [ReasonCode::GrantedQoS1]
-    );
-    let p = only_publish(&mut h, sub);
-    h.ack(sub, &p);
-    assert_eq!(&p.payload[..], b"keep");
-    assert_eq!(
-        (p.qos, p.retain),
-        (QoS::AtLeastOnce, true),
-        "re-sent at new QoS"
-    );
-
-    publish_done(
-        &mut h,
-        publisher,
-        "dev/1",
-        b"live",
-        QoS::ExactlyOnce,
-        false,
-        2,
-    );
-    let p = only_publish(&mut h, sub);
-    assert_eq!(&p.payload[..], b"live");
-    assert_eq!(p.qos, QoS::AtLeastOnce, "one copy, at the replacing QoS");
-    assert_eq!(h.broker.stats().subscriptions, 1);
 }
 
 // ---- The Mosquitto regression: many retained messages on `#` ----
@@ -749,22 +636,28 @@ fn hash_subscription_gets_all_100k_retained_messages_paced_by_the_window() {
     const COUNT: usize = 100_000;
     const WINDOW: u16 = 20;
     let started = Instant::now();
-    let mut config = Harness::quiet_config();
-    config.max_queued_messages = 10;
-    config.max_inflight = WINDOW;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| {
+        c.max_queued_messages = 10;
+        c.max_inflight = WINDOW;
+    });
 
     // QoS 1 retained messages, pipelined in batches (the broker acknowledges each at once).
     let publisher = h.connect("pub", V3_1_1);
     let mut acks = 0;
     for batch in 0..COUNT / 1000 {
-        let mut wire = BytesMut::new();
-        for i in batch * 1000..(batch + 1) * 1000 {
-            let packet_id = (i % 65_535) as u16 + 1;
-            let p = publish(&format!("r/{i}"), b"v", QoS::AtLeastOnce, true, packet_id);
-            Packet::Publish(p).encode(V3_1_1, &mut wire).unwrap();
-        }
-        h.send_bytes(publisher, &wire);
+        let burst = (batch * 1000..(batch + 1) * 1000)
+            .map(|i| {
+                let packet_id = (i % 65_535) as u16 + 1;
+                Packet::Publish(publish(
+                    &format!("r/{i}"),
+                    b"v",
+                    QoS::AtLeastOnce,
+                    true,
+                    packet_id,
+                ))
+            })
+            .collect();
+        h.send_burst(publisher, burst);
         acks += h
             .drain(publisher)
             .iter()
@@ -933,18 +826,9 @@ fn empty_filter_is_malformed_and_closes_mqtt_4_7_3_1() {
 /// CONNACK), and deliveries follow the granted QoS: v3 [MQTT-3.8.4-6], v5 [MQTT-3.8.4-8].
 #[test]
 fn maximum_qos_config_lowers_granted_qos_mqtt_3_8_4_6() {
-    let mut config = Harness::quiet_config();
-    config.maximum_qos = QoS::AtLeastOnce;
-    let mut h = Harness::new(config);
-    let (sub5, connack) = h.connect_with({
-        let mut c = Connect::new(V5, string("sub5"));
-        c.keep_alive = 0;
-        c
-    });
-    assert_eq!(
-        connack.unwrap().properties.maximum_qos,
-        Some(QoS::AtLeastOnce)
-    );
+    let mut h = Harness::quiet_with(|c| c.maximum_qos = QoS::AtLeastOnce);
+    let (sub5, connack) = connect_v5(&mut h, "sub5", |_| {});
+    assert_eq!(connack.properties.maximum_qos, Some(QoS::AtLeastOnce));
     let sub3 = h.connect("sub3", V3_1_1);
     for sub in [sub5, sub3] {
         let codes = subscribe_all(
@@ -975,32 +859,6 @@ fn maximum_qos_config_lowers_granted_qos_mqtt_3_8_4_6() {
 }
 
 // ---- Overlapping subscriptions and subscription identifiers ----
-
-/// v3 [MQTT-3.3.5-1]: overlapping subscriptions in one session deliver the message respecting
-/// the maximum QoS of all matching subscriptions; this broker sends one copy (CONFORMANCE 25).
-#[test]
-fn overlapping_subscriptions_one_copy_at_highest_qos_v3_mqtt_3_3_5_1() {
-    let mut h = Harness::quiet();
-    let sub = h.connect("sub", V3_1_1);
-    h.subscribe(sub, "a/+", QoS::AtMostOnce);
-    h.subscribe(sub, "a/#", QoS::ExactlyOnce);
-    h.subscribe(sub, "a/b", QoS::AtLeastOnce);
-    let publisher = h.connect("pub", V3_1_1);
-
-    publish_done(&mut h, publisher, "a/b", b"two", QoS::ExactlyOnce, false, 1);
-    let p = only_publish(&mut h, sub);
-    h.ack(sub, &p);
-    assert_eq!((&p.payload[..], p.qos), (&b"two"[..], QoS::ExactlyOnce));
-
-    publish_done(&mut h, publisher, "a/b", b"one", QoS::AtLeastOnce, false, 2);
-    let p = only_publish(&mut h, sub);
-    h.ack(sub, &p);
-    assert_eq!((&p.payload[..], p.qos), (&b"one"[..], QoS::AtLeastOnce));
-
-    publish_done(&mut h, publisher, "a/c", b"c", QoS::ExactlyOnce, false, 3);
-    let p = only_publish(&mut h, sub);
-    assert_eq!(p.qos, QoS::ExactlyOnce, "a/+ (0) and a/# (2) overlap");
-}
 
 /// v5 [MQTT-3.3.4-2] one copy at the highest QoS of the matching subscriptions; v5
 /// [MQTT-3.3.4-3]/[MQTT-3.3.4-4] that single copy carries the identifiers of every matching
@@ -1143,6 +1001,14 @@ fn no_local_skips_own_messages_only_v5_mqtt_3_8_3_3() {
 /// empty) (v3 [MQTT-4.7.1-2]/[MQTT-4.7.1-3]; CONFORMANCE 12).
 #[test]
 fn wildcards_match_levels_mqtt_4_7_1_2_and_4_7_1_3() {
+    const TOPICS: [&str; 6] = [
+        "sport",
+        "sport/",
+        "sport/tennis/p1",
+        "/finance",
+        "foo//baz",
+        "foo/bar/baz",
+    ];
     let mut h = Harness::quiet();
     let table: [(&str, &[&str]); 6] = [
         ("sport/#", &["sport", "sport/", "sport/tennis/p1"]),
@@ -1150,17 +1016,8 @@ fn wildcards_match_levels_mqtt_4_7_1_2_and_4_7_1_3() {
         ("+/+", &["sport/", "/finance"]),
         ("foo/+/baz", &["foo//baz", "foo/bar/baz"]),
         ("+", &["sport"]),
-        (
-            "#",
-            &[
-                "sport",
-                "sport/",
-                "sport/tennis/p1",
-                "/finance",
-                "foo//baz",
-                "foo/bar/baz",
-            ],
-        ),
+        // Every topic, in the order published.
+        ("#", &TOPICS),
     ];
     let subs: Vec<ClientId> = table
         .iter()
@@ -1172,14 +1029,7 @@ fn wildcards_match_levels_mqtt_4_7_1_2_and_4_7_1_3() {
         })
         .collect();
     let publisher = h.connect("pub", V3_1_1);
-    for topic in [
-        "sport",
-        "sport/",
-        "sport/tennis/p1",
-        "/finance",
-        "foo//baz",
-        "foo/bar/baz",
-    ] {
+    for topic in TOPICS {
         publish_done(&mut h, publisher, topic, b"x", QoS::AtMostOnce, false, 0);
     }
     for ((filter, expected), c) in table.iter().zip(subs) {
@@ -1192,17 +1042,11 @@ fn wildcards_match_levels_mqtt_4_7_1_2_and_4_7_1_3() {
     }
 }
 
-fn sys_harness() -> Harness {
-    let mut config = Harness::quiet_config();
-    config.sys_interval = Some(Duration::from_secs(1));
-    Harness::new(config)
-}
-
 /// v3/v5 [MQTT-4.7.2-1]: filters starting with `#` or `+` do not match topics starting with
 /// `$`; `$SYS/#` does (CONFORMANCE 13 and "a `$`-topic matcher that never matches `$SYS/#`").
 #[test]
 fn dollar_topics_not_matched_by_leading_wildcards_sys_hash_matches_mqtt_4_7_2_1() {
-    let mut h = sys_harness();
+    let mut h = Harness::with_sys(Duration::from_secs(1));
     let all = h.connect("all", V5);
     h.subscribe(all, "#", QoS::AtMostOnce);
     let plus = h.connect("plus", V3_1_1);
@@ -1250,7 +1094,7 @@ fn dollar_topics_not_matched_by_leading_wildcards_sys_hash_matches_mqtt_4_7_2_1(
 /// a new `$SYS/#` subscription gets them with RETAIN 1 (v3 [MQTT-3.3.1-8]).
 #[test]
 fn retained_sys_topics_go_to_sys_hash_not_hash_mqtt_4_7_2_1() {
-    let mut h = sys_harness();
+    let mut h = Harness::with_sys(Duration::from_secs(1));
     h.advance(Duration::from_secs(1));
     assert!(
         h.broker.stats().retained_messages > 0,
@@ -1575,17 +1419,11 @@ fn two_members_with_queued(
     (a, b)
 }
 
-fn shared_window_1() -> Harness {
-    let mut config = Harness::quiet_config();
-    config.max_inflight = 1;
-    Harness::new(config)
-}
-
 /// v5 4.8.2 / [MQTT-3.10.4-2]: a member that unsubscribes gets no new messages, and those
 /// queued for it but not yet sent go to another member instead of being lost.
 #[test]
 fn shared_member_unsubscribing_hands_queued_messages_to_another_member() {
-    let mut h = shared_window_1();
+    let mut h = Harness::quiet_with(|c| c.max_inflight = 1);
     let (a, b) = two_members_with_queued(&mut h, V5, QoS::AtLeastOnce);
     let a_first = only_publish(&mut h, a);
 
@@ -1614,7 +1452,7 @@ fn shared_member_unsubscribing_hands_queued_messages_to_another_member() {
 #[test]
 fn shared_member_session_end_hands_queued_messages_to_another_member_mqtt_4_8_2_5() {
     for version in [V3_1_1, V5] {
-        let mut h = shared_window_1();
+        let mut h = Harness::quiet_with(|c| c.max_inflight = 1);
         let (a, b) = two_members_with_queued(&mut h, version, QoS::ExactlyOnce);
         let a_first = only_publish(&mut h, a);
         assert_eq!(a_first.qos, QoS::ExactlyOnce);
@@ -1656,8 +1494,7 @@ fn shared_message_refused_by_a_member_is_not_sent_to_another_v5_mqtt_4_8_2_6() {
         };
         let p = only_publish(&mut h, chosen);
         assert_eq!(&p.payload[..], b"refused");
-        let mut ack = PublishAck::new(p.packet_id.unwrap());
-        ack.reason_code = ReasonCode::UnspecifiedError;
+        let ack = ack_packet(id_of(&p), ReasonCode::UnspecifiedError);
         let packet = if qos == QoS::AtLeastOnce {
             Packet::PubAck(ack)
         } else {
@@ -1686,9 +1523,7 @@ fn shared_message_refused_by_a_member_is_not_sent_to_another_v5_mqtt_4_8_2_6() {
 /// UNSUBSCRIBE makes room.
 #[test]
 fn max_subscriptions_per_session_exceeded_gets_0x97() {
-    let mut config = Harness::quiet_config();
-    config.max_subscriptions_per_session = 2;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_subscriptions_per_session = 2);
     let c = h.connect("c", V5);
     let codes = subscribe_all(
         &mut h,

@@ -12,23 +12,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use harness::*;
-use mqtt_broker_core::{CloseReason, Config};
+use mqtt_broker_core::CloseReason;
 use mqtt_codec::{
-    Connect, Decoder, MqttString, Packet, ProtocolVersion,
+    Connect, Decoder, MqttString, Packet,
     ProtocolVersion::{V3_1_1, V5},
-    Publish, QoS, ReasonCode, UserProperty,
+    Publish, QoS, ReasonCode,
 };
 use proptest::prelude::*;
 
 // ---- Helpers --------------------------------------------------------------------------
-
-fn encode(packet: &Packet, version: ProtocolVersion) -> Vec<u8> {
-    let mut wire = BytesMut::new();
-    packet
-        .encode(version, &mut wire)
-        .expect("test packet encodes");
-    wire.to_vec()
-}
 
 /// A PUBLISH with a Topic Alias (and the given topic, possibly empty).
 fn aliased(topic: &str, alias: u16, payload: &[u8]) -> Publish {
@@ -43,27 +35,6 @@ fn aliased(topic: &str, alias: u16, payload: &[u8]) -> Publish {
 fn with_expiry(mut p: Publish, secs: u32) -> Publish {
     p.properties.message_expiry_interval = Some(secs);
     p
-}
-
-fn sys_config() -> Config {
-    let mut config = Config::default();
-    config.sys_interval = Some(Duration::from_secs(10));
-    config
-}
-
-/// A v5 client connected with the given CONNECT tweaks; returns it and its CONNACK.
-fn connect_v5(
-    h: &mut Harness,
-    client_id: &str,
-    tweak: impl FnOnce(&mut Connect),
-) -> (ClientId, mqtt_codec::ConnAck) {
-    let mut connect = Connect::new(V5, string(client_id));
-    connect.keep_alive = 0;
-    tweak(&mut connect);
-    let (c, connack) = h.connect_with(connect);
-    let connack = connack.expect("CONNACK");
-    assert_eq!(connack.reason_code, ReasonCode::Success, "{connack:?}");
-    (c, connack)
 }
 
 /// The client was closed by the server, and the last thing it received was a DISCONNECT
@@ -243,9 +214,7 @@ fn topic_alias_above_maximum_is_disconnected_with_0x94_mqtt_3_3_2_9() {
 
 #[test]
 fn topic_alias_with_maximum_zero_is_refused_mqtt_3_2_2_18() {
-    let mut config = Harness::quiet_config();
-    config.topic_alias_maximum = 0;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.topic_alias_maximum = 0);
     let (c, connack) = connect_v5(&mut h, "noalias", |_| {});
     // Absent Topic Alias Maximum means 0: the client must send no alias [MQTT-3.2.2-18].
     assert_eq!(connack.properties.topic_alias_maximum, None);
@@ -309,9 +278,7 @@ fn topic_aliases_do_not_survive_reconnect_mqtt_3_3_2_7() {
 #[test]
 fn queued_message_carries_decremented_expiry_mqtt_3_3_2_6() {
     let mut h = Harness::quiet();
-    let (sub, _) = h.connect_persistent("sub", V5);
-    h.subscribe(sub, "exp/#", QoS::AtLeastOnce);
-    h.drop_connection(sub);
+    h.offline_subscriber("sub", V5, "exp/#", QoS::AtLeastOnce);
     let (publisher, _) = connect_v5(&mut h, "pub", |_| {});
     let p = with_expiry(publish("exp/a", b"kept", QoS::AtLeastOnce, false, 1), 10);
     h.send(publisher, Packet::Publish(p));
@@ -348,9 +315,7 @@ fn live_message_keeps_its_expiry_interval_mqtt_3_3_2_6() {
 fn message_expired_while_queued_is_not_sent_mqtt_3_3_2_5() {
     for version in [V5, V3_1_1] {
         let mut h = Harness::quiet();
-        let (sub, _) = h.connect_persistent("sub", version);
-        h.subscribe(sub, "exp/#", QoS::AtLeastOnce);
-        h.drop_connection(sub);
+        h.offline_subscriber("sub", version, "exp/#", QoS::AtLeastOnce);
         let (publisher, _) = connect_v5(&mut h, "pub", |_| {});
         let p = with_expiry(publish("exp/short", b"gone", QoS::AtLeastOnce, false, 1), 2);
         h.send(publisher, Packet::Publish(p));
@@ -376,9 +341,7 @@ fn message_expired_while_queued_is_not_sent_mqtt_3_3_2_5() {
 fn message_expired_behind_the_window_is_not_sent_mqtt_3_3_2_5() {
     let mut h = Harness::quiet();
     // Online, but Receive Maximum 1: the second message waits in the queue.
-    let (sub, _) = connect_v5(&mut h, "sub", |c| {
-        c.properties.receive_maximum = NonZeroU16::new(1);
-    });
+    let (sub, _) = connect_v5(&mut h, "sub", receive_maximum(1));
     h.subscribe(sub, "w", QoS::AtLeastOnce);
     let (publisher, _) = connect_v5(&mut h, "pub", |_| {});
     h.send(
@@ -438,9 +401,7 @@ fn retained_message_expires_mqtt_3_3_2_5() {
 
 #[test]
 fn connack_announces_maximum_packet_size_v5_3_2_2_3_6() {
-    let mut config = Harness::quiet_config();
-    config.max_packet_size = 4096;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_packet_size = 4096);
     let (_, connack) = connect_v5(&mut h, "c", |_| {});
     assert_eq!(
         connack.properties.maximum_packet_size,
@@ -489,7 +450,7 @@ fn too_large_qos1_message_is_completed_not_stuck_mqtt_3_1_2_25() {
     // Receive Maximum 1: a discarded message that kept its slot would block the next one.
     let (small, _) = connect_v5(&mut h, "small", |c| {
         c.properties.maximum_packet_size = NonZeroU32::new(100);
-        c.properties.receive_maximum = NonZeroU16::new(1);
+        receive_maximum(1)(c);
     });
     h.subscribe(small, "t", QoS::AtLeastOnce);
     let publisher = h.connect("pub", V3_1_1);
@@ -524,8 +485,7 @@ fn resumed_session_respects_new_smaller_maximum_packet_size_mqtt_3_1_2_24() {
     // Back with a Maximum Packet Size of 100: the unacknowledged 500-byte PUBLISH may not
     // be re-sent [MQTT-3.1.2-24]; it is discarded as if sent [MQTT-3.1.2-25].
     let (c, connack) = connect_v5(&mut h, "shrinks", |c| {
-        c.clean_start = false;
-        c.properties.session_expiry_interval = Some(u32::MAX);
+        persistent(u32::MAX)(c);
         c.properties.maximum_packet_size = NonZeroU32::new(100);
     });
     assert!(connack.session_present);
@@ -545,9 +505,7 @@ fn resumed_session_respects_new_smaller_maximum_packet_size_mqtt_3_1_2_24() {
 
 #[test]
 fn inbound_packet_over_maximum_is_disconnected_with_0x95_v5_3_2_2_3_6() {
-    let mut config = Harness::quiet_config();
-    config.max_packet_size = 200;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_packet_size = 200);
     let (sub, publisher) = healthy_pair(&mut h);
     h.subscribe(sub, "big", QoS::AtMostOnce);
     let (c, _) = connect_v5(&mut h, "sender", |_| {});
@@ -567,9 +525,7 @@ fn inbound_packet_over_maximum_is_disconnected_with_0x95_v5_3_2_2_3_6() {
 
 #[test]
 fn inbound_packet_over_maximum_refused_from_its_header_v5_3_2_2_3_6() {
-    let mut config = Harness::quiet_config();
-    config.max_packet_size = 1024;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_packet_size = 1024);
     let (c, _) = connect_v5(&mut h, "sender", |_| {});
     // Only a fixed header announcing 2 MiB: refused before any body arrives.
     h.send_bytes(c, &[0x30, 0x80, 0x80, 0x80, 0x01]);
@@ -578,9 +534,7 @@ fn inbound_packet_over_maximum_refused_from_its_header_v5_3_2_2_3_6() {
 
 #[test]
 fn inbound_packet_over_maximum_closes_3_1_1_silently_v3_4_8_0_1() {
-    let mut config = Harness::quiet_config();
-    config.max_packet_size = 200;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_packet_size = 200);
     let (sub, publisher) = healthy_pair(&mut h);
     let c = h.connect("sender", V3_1_1);
     h.publish(c, "big", &[1u8; 500], QoS::AtMostOnce, false, 0);
@@ -594,13 +548,6 @@ fn inbound_packet_over_maximum_closes_3_1_1_silently_v3_4_8_0_1() {
 }
 
 // ---- Properties forwarded unaltered ---------------------------------------------------------
-
-fn user_property(name: &str, value: &str) -> UserProperty {
-    UserProperty {
-        name: string(name),
-        value: string(value),
-    }
-}
 
 fn request_with_properties(qos: QoS) -> Publish {
     let mut p = publish("req/service", b"{\"ask\":1}", qos, false, 5);
@@ -769,7 +716,7 @@ fn client_publish_with_subscription_identifier_is_protocol_error_mqtt_3_3_4_6() 
     let (sub, publisher) = healthy_pair(&mut h);
     let (bad, _) = connect_v5(&mut h, "subid", |_| {});
     let mut p = publish("health/subid", b"x", QoS::AtLeastOnce, false, 1);
-    p.properties.subscription_identifiers = vec![mqtt_codec::SubscriptionId::new(5).unwrap()];
+    p.properties.subscription_identifiers = vec![sub_id(5)];
     h.send(bad, Packet::Publish(p));
     // "A PUBLISH packet sent from a Client to a Server MUST NOT contain a Subscription
     // Identifier" [MQTT-3.3.4-6]: a Protocol Error, DISCONNECT 0x82 [MQTT-4.13.1-1], and
@@ -796,9 +743,9 @@ fn v3_client_gets_no_disconnect_v3_3_1_4_2_and_3_1_2_24() {
     expect_silent_close(&mut h, b);
     assert_eq!(h.closed(b), Some(CloseReason::SessionTakenOver));
     // Keep alive, v3 [MQTT-3.1.2-24].
-    let mut connect = Connect::new(V3_1_1, string("c"));
+    let mut connect = connect_packet(V3_1_1, "c");
     connect.keep_alive = 2;
-    let (c, _) = h.connect_with(connect);
+    let (c, _) = accepted(&mut h, connect);
     h.advance(Duration::from_millis(3100));
     expect_silent_close(&mut h, c);
     assert_eq!(h.closed(c), Some(CloseReason::KeepAliveTimeout));
@@ -840,7 +787,7 @@ fn number(values: &HashMap<String, String>, topic: &str) -> u64 {
 
 #[test]
 fn sys_topics_have_plausible_values_mqtt_4_7_2_1() {
-    let mut h = Harness::new(sys_config());
+    let mut h = Harness::with_sys(Duration::from_secs(10));
     let (watcher, _) = connect_v5(&mut h, "watcher", |_| {});
     assert_eq!(
         h.subscribe(watcher, "$SYS/#", QoS::AtMostOnce),
@@ -904,7 +851,7 @@ fn sys_topics_have_plausible_values_mqtt_4_7_2_1() {
 
 #[test]
 fn sys_topics_republished_at_the_interval_mqtt_4_7_2_1() {
-    let mut h = Harness::new(sys_config());
+    let mut h = Harness::with_sys(Duration::from_secs(10));
     let watcher = h.connect("watcher", V3_1_1);
     h.subscribe(watcher, "$SYS/broker/#", QoS::AtMostOnce);
     h.advance(Duration::ZERO);
@@ -930,7 +877,7 @@ fn sys_topics_republished_at_the_interval_mqtt_4_7_2_1() {
 
 #[test]
 fn sys_topics_are_retained_for_late_subscribers_v3_mqtt_3_3_1_8() {
-    let mut h = Harness::new(sys_config());
+    let mut h = Harness::with_sys(Duration::from_secs(10));
     h.advance(Duration::ZERO);
     h.advance(Duration::from_secs(10));
     // No further tick: the late subscriber gets them from the retained store, at once.
@@ -1225,12 +1172,12 @@ fn bad_inputs() -> Vec<BadInput> {
             "[MQTT-3.1.0-2]",
             (
                 Some(encode(
-                    &Packet::Connect(Box::new(Connect::new(V3_1_1, string("again")))),
                     V3_1_1,
+                    &Packet::Connect(Box::new(Connect::new(V3_1_1, string("again")))),
                 )),
                 Some(encode(
-                    &Packet::Connect(Box::new(Connect::new(V5, string("again")))),
                     V5,
+                    &Packet::Connect(Box::new(Connect::new(V5, string("again")))),
                 )),
             ),
             P,
@@ -1328,7 +1275,7 @@ fn bytes_arriving_one_at_a_time_still_work_v5_6_0_0_2_context() {
         // The adapter's receive buffer: a partial packet stays in it for the next read.
         let mut buffer = BytesMut::new();
         let mut trickle = |h: &mut Harness, packet: Packet| {
-            let wire = encode(&packet, version);
+            let wire = encode(version, &packet);
             let connection = h.clients[c].connection;
             for (i, byte) in wire.iter().enumerate() {
                 buffer.extend_from_slice(&[*byte]);
@@ -1344,9 +1291,10 @@ fn bytes_arriving_one_at_a_time_still_work_v5_6_0_0_2_context() {
             }
             assert!(buffer.is_empty(), "the whole packet was taken");
         };
-        let mut connect = Connect::new(version, string("slow"));
-        connect.keep_alive = 0;
-        trickle(&mut h, Packet::Connect(Box::new(connect)));
+        trickle(
+            &mut h,
+            Packet::Connect(Box::new(connect_packet(version, "slow"))),
+        );
         assert!(
             matches!(h.recv(c), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success)
         );
@@ -1384,8 +1332,8 @@ fn bytes_after_a_fatal_error_are_ignored_mqtt_4_13_1_1() {
         let bad = h.connect("bad", version);
         let connection = h.clients[bad].connection;
         let valid = encode(
-            &Packet::Publish(publish("t", b"must not pass", QoS::AtMostOnce, false, 0)),
             version,
+            &Packet::Publish(publish("t", b"must not pass", QoS::AtMostOnce, false, 0)),
         );
 
         // A malformed PINGREQ followed, in the same read, by a valid PUBLISH.
@@ -1422,11 +1370,8 @@ fn chunk() -> impl Strategy<Value = Vec<u8>> {
     ]);
     prop_oneof![
         prop::collection::vec(any::<u8>(), 1..64),
-        (first_bytes, prop::collection::vec(any::<u8>(), 0..48)).prop_map(|(first, body)| {
-            let mut framed = vec![first, body.len() as u8];
-            framed.extend_from_slice(&body);
-            framed
-        }),
+        (first_bytes, prop::collection::vec(any::<u8>(), 0..48))
+            .prop_map(|(first, body)| raw_packet(first, &body)),
     ]
 }
 
@@ -1502,10 +1447,7 @@ fn message_expiry_interval_zero_is_no_expiry_v5_3_3_2_3_3() {
     let mut h = Harness::quiet();
     let (online, _) = connect_v5(&mut h, "online", |_| {});
     h.subscribe(online, "e/zero", QoS::AtLeastOnce);
-    let (offline, _) = connect_v5(&mut h, "offline", |c| {
-        c.clean_start = false;
-        c.properties.session_expiry_interval = Some(600);
-    });
+    let (offline, _) = connect_v5(&mut h, "offline", persistent(600));
     h.subscribe(offline, "e/zero", QoS::AtLeastOnce);
     h.drop_connection(offline);
     let (publisher, _) = connect_v5(&mut h, "pub", |_| {});
@@ -1516,10 +1458,7 @@ fn message_expiry_interval_zero_is_no_expiry_v5_3_3_2_3_3() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].properties.message_expiry_interval, Some(0));
     h.advance(Duration::from_secs(5));
-    let (back, connack) = connect_v5(&mut h, "offline", |c| {
-        c.clean_start = false;
-        c.properties.session_expiry_interval = Some(600);
-    });
+    let (back, connack) = connect_v5(&mut h, "offline", persistent(600));
     assert!(connack.session_present);
     assert_eq!(h.publishes(back).len(), 1, "queued, not expired");
 }
@@ -1529,16 +1468,10 @@ fn message_expiry_interval_zero_is_no_expiry_v5_3_3_2_3_3() {
 /// answers lets it go on.
 #[test]
 fn client_not_reading_its_acks_is_paused_not_buffered_without_bound() {
-    let mut config = Harness::quiet_config();
-    config.max_pending_write_bytes = 64;
-    let mut h = Harness::new(config);
+    let mut h = Harness::quiet_with(|c| c.max_pending_write_bytes = 64);
     let connection = h.broker.handle_connection_opened(h.now);
-    let mut input = BytesMut::new();
-    let mut connect = Connect::new(V3_1_1, string("greedy"));
-    connect.keep_alive = 0;
-    Packet::Connect(Box::new(connect))
-        .encode(V3_1_1, &mut input)
-        .unwrap();
+    let connect = Packet::Connect(Box::new(connect_packet(V3_1_1, "greedy")));
+    let mut input = BytesMut::from(&encode(V3_1_1, &connect)[..]);
     h.broker.handle_read(h.now, connection, &mut input);
     let mut reads = 0;
     // The adapter reads only while the broker wants it, and never pulls the answers.
@@ -1546,9 +1479,8 @@ fn client_not_reading_its_acks_is_paused_not_buffered_without_bound() {
         if !h.broker.wants_read(connection) {
             break;
         }
-        Packet::Publish(publish("nobody", b"x", QoS::AtLeastOnce, false, id))
-            .encode(V3_1_1, &mut input)
-            .unwrap();
+        let p = Packet::Publish(publish("nobody", b"x", QoS::AtLeastOnce, false, id));
+        input.extend_from_slice(&encode(V3_1_1, &p));
         h.broker.handle_read(h.now, connection, &mut input);
         reads += 1;
     }

@@ -7,13 +7,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqtt_broker_core::{Broker, CloseReason, Config, ConnectionHandle, Event, MemoryStore, Record};
 use mqtt_codec::{
-    ConnAck, Connect, Decoder, MqttString, Packet, ProtocolVersion, Publish, PublishAck, QoS,
-    Subscribe, SubscriptionOptions, Unsubscribe,
+    ConnAck, Connect, Decoder, Disconnect, MqttString, Packet, ProtocolVersion, Publish,
+    PublishAck, QoS, ReasonCode, Subscribe, SubscriptionId, SubscriptionOptions, Unsubscribe,
+    UserProperty, Will,
 };
 
 /// A simulated client: what it sent is encoded with its version; what the broker sent is
@@ -37,8 +39,10 @@ pub struct Client {
     pub decode_error: Option<mqtt_codec::DecodeError>,
 }
 
+/// A client's index in [`Harness::clients`].
 pub type ClientId = usize;
 
+/// A broker, its clock, its store, and the clients talking to it.
 pub struct Harness {
     pub broker: Broker,
     pub now: Instant,
@@ -53,11 +57,13 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A harness around a new broker with `config`.
     pub fn new(config: Config) -> Self {
         let now = Instant::now();
         Self::with_broker(Broker::new(config, now), now)
     }
 
+    /// A harness around `broker`, whose clock reads `now`.
     pub fn with_broker(broker: Broker, now: Instant) -> Self {
         Self {
             broker,
@@ -78,8 +84,42 @@ impl Harness {
         config
     }
 
+    /// A harness with the quiet config.
     pub fn quiet() -> Self {
         Self::new(Self::quiet_config())
+    }
+
+    /// A harness with the quiet config as `edit` changes it.
+    pub fn quiet_with(edit: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Self::quiet_config();
+        edit(&mut config);
+        Self::new(config)
+    }
+
+    /// A quiet harness with `durable` set: records are emitted and acks wait for the store.
+    pub fn durable() -> Self {
+        Self::quiet_with(|config| config.durable = true)
+    }
+
+    /// A harness whose broker publishes `$SYS` every `interval`.
+    pub fn with_sys(interval: Duration) -> Self {
+        Self::quiet_with(|config| config.sys_interval = Some(interval))
+    }
+
+    /// A new broker restored from `store`, `down` after this harness's clock, with this
+    /// broker's config, in a new harness whose store starts as `store`.
+    pub fn restored(&self, store: MemoryStore, down: Duration) -> Self {
+        let now = self.now + down;
+        let broker = Broker::restore(self.broker.config().clone(), now, store.records());
+        let mut restarted = Self::with_broker(broker, now);
+        restarted.store = store;
+        restarted
+    }
+
+    /// A restart `down` later from everything the store holds (so later records apply on
+    /// top of a copy of it).
+    pub fn restart(&self, down: Duration) -> Self {
+        self.restored(self.store.clone(), down)
     }
 
     /// Opens a network connection; nothing is sent yet.
@@ -115,10 +155,14 @@ impl Harness {
 
     /// Encodes `packet` with the client's version and sends it.
     pub fn send(&mut self, c: ClientId, packet: Packet) {
-        let mut wire = BytesMut::new();
-        packet
-            .encode(self.clients[c].version, &mut wire)
-            .expect("test packet encodes");
+        self.send_burst(c, vec![packet]);
+    }
+
+    /// Sends `packets`, encoded with the client's version, in one read, so the broker
+    /// handles them all before any of its output is pulled.
+    pub fn send_burst(&mut self, c: ClientId, packets: Vec<Packet>) {
+        let version = self.clients[c].version;
+        let wire: Vec<u8> = packets.iter().flat_map(|p| encode(version, p)).collect();
         self.send_bytes(c, &wire);
     }
 
@@ -134,8 +178,10 @@ impl Harness {
         self.process();
     }
 
-    /// Moves the virtual clock forward, firing every deadline on the way in order.
-    pub fn advance(&mut self, by: Duration) {
+    /// Moves the virtual clock forward, firing every deadline on the way in order; asserts
+    /// that `poll_timeout` moves past now after each `handle_timeout`. Returns how many
+    /// deadlines it stopped at.
+    pub fn advance(&mut self, by: Duration) -> usize {
         let end = self.now + by;
         let mut steps = 0;
         while let Some(at) = self.broker.poll_timeout() {
@@ -157,6 +203,7 @@ impl Harness {
         self.now = end;
         self.broker.handle_timeout(self.now);
         self.process();
+        steps
     }
 
     /// Acknowledges every record emitted so far.
@@ -239,19 +286,15 @@ impl Harness {
 
     /// The PUBLISH packets client `c` received since the last call (others are dropped).
     pub fn publishes(&mut self, c: ClientId) -> Vec<Publish> {
-        self.drain(c)
-            .into_iter()
-            .filter_map(|p| match p {
-                Packet::Publish(p) => Some(p),
-                _ => None,
-            })
-            .collect()
+        publishes_in(&self.drain(c))
     }
 
+    /// Why the broker closed client `c`'s connection, if it did.
     pub fn closed(&self, c: ClientId) -> Option<CloseReason> {
         self.clients[c].closed
     }
 
+    /// Whether client `c`'s connection is gone (closed by either side).
     pub fn is_gone(&self, c: ClientId) -> bool {
         self.clients[c].gone
     }
@@ -272,30 +315,37 @@ impl Harness {
 
     /// Connects `client_id` with clean start and keep alive 0; asserts success.
     pub fn connect(&mut self, client_id: &str, version: ProtocolVersion) -> ClientId {
-        let mut connect = Connect::new(version, string(client_id));
-        connect.keep_alive = 0;
-        let (c, connack) = self.connect_with(connect);
-        let connack = connack.expect("CONNACK");
-        assert!(!connack.reason_code.is_error(), "refused: {connack:?}");
-        c
+        accepted(self, connect_packet(version, client_id)).0
     }
 
-    /// Connects `client_id` with a persistent session (v5: expiry `u32::MAX`).
+    /// Connects `client_id` with a persistent session (v5: expiry `u32::MAX`); asserts
+    /// success and returns the client and Session Present.
     pub fn connect_persistent(
         &mut self,
         client_id: &str,
         version: ProtocolVersion,
     ) -> (ClientId, bool) {
-        let mut connect = Connect::new(version, string(client_id));
-        connect.keep_alive = 0;
+        let mut connect = connect_packet(version, client_id);
         connect.clean_start = false;
         if version.is_v5() {
             connect.properties.session_expiry_interval = Some(u32::MAX);
         }
-        let (c, connack) = self.connect_with(connect);
-        let connack = connack.expect("CONNACK");
-        assert!(!connack.reason_code.is_error(), "refused: {connack:?}");
+        let (c, connack) = accepted(self, connect);
         (c, connack.session_present)
+    }
+
+    /// A persistent session (as `connect_persistent` makes it) subscribed to `filter` at
+    /// `qos`, whose connection then drops: it is offline.
+    pub fn offline_subscriber(
+        &mut self,
+        client_id: &str,
+        version: ProtocolVersion,
+        filter: &str,
+        qos: QoS,
+    ) {
+        let (c, _) = self.connect_persistent(client_id, version);
+        self.subscribe(c, filter, qos);
+        self.drop_connection(c);
     }
 
     /// Subscribes to one filter at `qos` and returns the SUBACK's reason codes.
@@ -308,21 +358,17 @@ impl Harness {
         self.subscribe_with(c, filter, SubscriptionOptions::qos(qos))
     }
 
+    /// Subscribes to one filter with `options` and returns the SUBACK's reason codes.
     pub fn subscribe_with(
         &mut self,
         c: ClientId,
         filter: &str,
         options: SubscriptionOptions,
     ) -> Vec<mqtt_codec::ReasonCode> {
-        let packet_id = pid(0xAB);
-        let subscribe = Subscribe {
-            packet_id,
-            properties: Default::default(),
-            filters: vec![(string(filter), options)],
-        };
-        self.subscribe_packet(c, subscribe)
+        subscribe_all(self, c, &[(filter, options)], None)
     }
 
+    /// Sends `subscribe`; asserts the SUBACK answers its packet id and returns its codes.
     pub fn subscribe_packet(
         &mut self,
         c: ClientId,
@@ -339,6 +385,7 @@ impl Harness {
         }
     }
 
+    /// Unsubscribes from one filter and returns the UNSUBACK's reason codes.
     pub fn unsubscribe(&mut self, c: ClientId, filter: &str) -> Vec<mqtt_codec::ReasonCode> {
         let unsubscribe = Unsubscribe {
             packet_id: pid(0xCD),
@@ -372,24 +419,27 @@ impl Harness {
     /// PUBCOMP after the broker's PUBREL).
     pub fn ack(&mut self, c: ClientId, publish: &Publish) {
         match (publish.qos, publish.packet_id) {
-            (QoS::AtLeastOnce, Some(id)) => self.send(c, Packet::PubAck(PublishAck::new(id))),
+            (QoS::AtLeastOnce, Some(id)) => self.send(c, puback(id.get())),
             (QoS::ExactlyOnce, Some(id)) => {
-                self.send(c, Packet::PubRec(PublishAck::new(id)));
-                self.send(c, Packet::PubComp(PublishAck::new(id)));
+                self.send(c, pubrec(id.get()));
+                self.send(c, pubcomp(id.get()));
             }
             _ => {}
         }
     }
 }
 
+/// `s` as an MQTT string.
 pub fn string(s: &str) -> MqttString {
     MqttString::try_from(s).expect("valid MQTT string")
 }
 
+/// `id` as a packet identifier (not 0).
 pub fn pid(id: u16) -> mqtt_codec::PacketId {
     mqtt_codec::PacketId::new(id).expect("non-zero packet id")
 }
 
+/// A PUBLISH; `packet_id` is used at QoS 1/2 only.
 pub fn publish(topic: &str, payload: &[u8], qos: QoS, retain: bool, packet_id: u16) -> Publish {
     let mut publish = Publish::new(string(topic), Bytes::copy_from_slice(payload));
     publish.qos = qos;
@@ -398,4 +448,265 @@ pub fn publish(topic: &str, payload: &[u8], qos: QoS, retain: bool, packet_id: u
         publish.packet_id = Some(pid(packet_id));
     }
     publish
+}
+
+// ---- Packets ----
+
+/// `packet` encoded with `version`.
+pub fn encode(version: ProtocolVersion, packet: &Packet) -> Vec<u8> {
+    let mut wire = BytesMut::new();
+    packet
+        .encode(version, &mut wire)
+        .expect("test packet encodes");
+    wire.to_vec()
+}
+
+/// A packet framed by hand: `first_byte`, a one-byte remaining length, then `body` (for
+/// packets the codec refuses to encode).
+pub fn raw_packet(first_byte: u8, body: &[u8]) -> Vec<u8> {
+    let mut packet = vec![first_byte, u8::try_from(body.len()).expect("a short body")];
+    packet.extend_from_slice(body);
+    packet
+}
+
+/// A CONNECT for `client_id` with clean start and keep alive 0.
+pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> Connect {
+    let mut connect = Connect::new(version, string(client_id));
+    connect.keep_alive = 0;
+    connect
+}
+
+/// CONNECT tweak: a Session Expiry Interval of `expiry` seconds (v5).
+pub fn session_expiry(expiry: u32) -> impl FnOnce(&mut Connect) {
+    move |connect| connect.properties.session_expiry_interval = Some(expiry)
+}
+
+/// CONNECT tweak: Clean Start 0 and [`session_expiry`] `expiry`.
+pub fn persistent(expiry: u32) -> impl FnOnce(&mut Connect) {
+    move |connect| {
+        connect.clean_start = false;
+        session_expiry(expiry)(connect);
+    }
+}
+
+/// CONNECT tweak: a Receive Maximum of `n`, none for 0 (v5).
+pub fn receive_maximum(n: u16) -> impl FnOnce(&mut Connect) {
+    move |connect| connect.properties.receive_maximum = NonZeroU16::new(n)
+}
+
+/// CONNECT tweak: [`persistent`] with expiry `u32::MAX` and [`receive_maximum`] `n`.
+pub fn persistent_receive_maximum(n: u16) -> impl FnOnce(&mut Connect) {
+    move |connect| {
+        persistent(u32::MAX)(connect);
+        receive_maximum(n)(connect);
+    }
+}
+
+/// A will message to `topic`, without properties.
+pub fn will(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Will {
+    Will {
+        topic: string(topic),
+        payload: Bytes::copy_from_slice(payload),
+        qos,
+        retain,
+        properties: Default::default(),
+    }
+}
+
+/// A user property `name` = `value`.
+pub fn user_property(name: &str, value: &str) -> UserProperty {
+    UserProperty {
+        name: string(name),
+        value: string(value),
+    }
+}
+
+/// `value` as a Subscription Identifier.
+pub fn sub_id(value: u32) -> SubscriptionId {
+    SubscriptionId::new(value).expect("valid subscription identifier")
+}
+
+/// A PUBACK/PUBREC/PUBREL/PUBCOMP body for `id` with `reason`.
+pub fn ack_packet(id: u16, reason: ReasonCode) -> PublishAck {
+    let mut ack = PublishAck::new(pid(id));
+    ack.reason_code = reason;
+    ack
+}
+
+/// A successful PUBACK for `id`.
+pub fn puback(id: u16) -> Packet {
+    Packet::PubAck(PublishAck::new(pid(id)))
+}
+
+/// A successful PUBREC for `id`.
+pub fn pubrec(id: u16) -> Packet {
+    Packet::PubRec(PublishAck::new(pid(id)))
+}
+
+/// A successful PUBREL for `id`.
+pub fn pubrel(id: u16) -> Packet {
+    Packet::PubRel(PublishAck::new(pid(id)))
+}
+
+/// A successful PUBCOMP for `id`.
+pub fn pubcomp(id: u16) -> Packet {
+    Packet::PubComp(PublishAck::new(pid(id)))
+}
+
+/// A DISCONNECT with `reason`.
+pub fn disconnect(reason: ReasonCode) -> Packet {
+    Packet::Disconnect(Disconnect::new(reason))
+}
+
+/// A packet's type and packet id, whatever its reason code: acknowledgements and PUBLISH
+/// (id 0 at QoS 0); any other packet as ("other", 0).
+pub fn kind(packet: &Packet) -> (&'static str, u16) {
+    match packet {
+        Packet::PubAck(a) => ("PUBACK", a.packet_id.get()),
+        Packet::PubRec(a) => ("PUBREC", a.packet_id.get()),
+        Packet::PubRel(a) => ("PUBREL", a.packet_id.get()),
+        Packet::PubComp(a) => ("PUBCOMP", a.packet_id.get()),
+        Packet::Publish(p) => ("PUBLISH", p.packet_id.map_or(0, |id| id.get())),
+        _ => ("other", 0),
+    }
+}
+
+/// [`kind`] of every packet.
+pub fn kinds(packets: &[Packet]) -> Vec<(&'static str, u16)> {
+    packets.iter().map(kind).collect()
+}
+
+/// The PUBLISH packets among `packets`, in order.
+pub fn publishes_in(packets: &[Packet]) -> Vec<Publish> {
+    packets
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The packet id of a QoS 1/2 PUBLISH.
+pub fn id_of(publish: &Publish) -> u16 {
+    publish
+        .packet_id
+        .expect("QoS 1/2 PUBLISH has a packet id")
+        .get()
+}
+
+/// The payload of a PUBLISH as UTF-8 text.
+pub fn text(publish: &Publish) -> String {
+    String::from_utf8(publish.payload.to_vec()).expect("UTF-8 payload")
+}
+
+/// [`text`] of every PUBLISH.
+pub fn texts(publishes: &[Publish]) -> Vec<String> {
+    publishes.iter().map(text).collect()
+}
+
+// ---- Conversations ----
+
+/// Connects with `connect`, asserts a Success CONNACK, and returns the client and CONNACK.
+pub fn accepted(h: &mut Harness, connect: Connect) -> (ClientId, ConnAck) {
+    let (c, connack) = h.connect_with(connect);
+    let connack = connack.expect("a CONNACK");
+    assert_eq!(connack.reason_code, ReasonCode::Success, "{connack:?}");
+    (c, connack)
+}
+
+/// Connects a v5 client (clean start, keep alive 0) after `tweak` changes its CONNECT;
+/// asserts a Success CONNACK and returns the client and CONNACK.
+pub fn connect_v5(
+    h: &mut Harness,
+    client_id: &str,
+    tweak: impl FnOnce(&mut Connect),
+) -> (ClientId, ConnAck) {
+    let mut connect = connect_packet(ProtocolVersion::V5, client_id);
+    tweak(&mut connect);
+    accepted(h, connect)
+}
+
+/// Connects the v5 subscriber "sub" (its CONNECT changed by `tweak`), subscribes it to
+/// `filter` at `qos`, then connects the v5 publisher "pub"; returns (sub, pub).
+pub fn v5_sub_and_pub(
+    h: &mut Harness,
+    tweak: impl FnOnce(&mut Connect),
+    filter: &str,
+    qos: QoS,
+) -> (ClientId, ClientId) {
+    let (sub, _) = connect_v5(h, "sub", tweak);
+    h.subscribe(sub, filter, qos);
+    (sub, h.connect("pub", ProtocolVersion::V5))
+}
+
+/// One SUBSCRIBE (packet id 0x1234) with every filter and an optional v5 Subscription
+/// Identifier; returns the SUBACK's codes (the packet id is checked).
+pub fn subscribe_all(
+    h: &mut Harness,
+    c: ClientId,
+    filters: &[(&str, SubscriptionOptions)],
+    id: Option<u32>,
+) -> Vec<ReasonCode> {
+    let mut subscribe = Subscribe {
+        packet_id: pid(0x1234),
+        properties: Default::default(),
+        filters: filters.iter().map(|(f, o)| (string(f), *o)).collect(),
+    };
+    subscribe.properties.subscription_identifier = id.map(sub_id);
+    h.subscribe_packet(c, subscribe)
+}
+
+/// Publishes and completes the publisher's side of the flow, asserting each answer
+/// (PUBACK, or PUBREC, then PUBCOMP for the PUBREL).
+pub fn publish_done(
+    h: &mut Harness,
+    c: ClientId,
+    topic: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+    packet_id: u16,
+) {
+    h.publish(c, topic, payload, qos, retain, packet_id);
+    match qos {
+        QoS::AtMostOnce => {}
+        QoS::AtLeastOnce => {
+            assert!(matches!(h.recv(c), Some(Packet::PubAck(a)) if a.packet_id.get() == packet_id));
+        }
+        QoS::ExactlyOnce => {
+            assert!(matches!(h.recv(c), Some(Packet::PubRec(a)) if a.packet_id.get() == packet_id));
+            h.send(c, pubrel(packet_id));
+            assert!(
+                matches!(h.recv(c), Some(Packet::PubComp(a)) if a.packet_id.get() == packet_id)
+            );
+        }
+    }
+}
+
+/// Receives every PUBLISH client `c` is sent, acknowledging each as its QoS asks, until
+/// nothing more arrives; asserts that no more than `window` QoS 1/2 ones are ever
+/// unacknowledged at once. Other packets are dropped.
+pub fn receive_all_within(h: &mut Harness, c: ClientId, window: usize) -> Vec<Publish> {
+    let mut received = Vec::new();
+    loop {
+        let batch = h.publishes(c);
+        if batch.is_empty() {
+            return received;
+        }
+        let unacked = batch.iter().filter(|p| p.qos > QoS::AtMostOnce).count();
+        assert!(
+            unacked <= window,
+            "{unacked} QoS 1/2 PUBLISH in flight at once, window {window}"
+        );
+        for publish in &batch {
+            h.ack(c, publish);
+        }
+        received.extend(batch);
+    }
+}
+
+/// [`receive_all_within`] without a window to check.
+pub fn receive_all(h: &mut Harness, c: ClientId) -> Vec<Publish> {
+    receive_all_within(h, c, usize::MAX)
 }
