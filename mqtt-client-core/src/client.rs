@@ -145,6 +145,10 @@ impl Client {
         let options = &self.options;
         let version = options.version;
         let v5 = version.is_v5();
+        // An empty client id needs a clean session before MQTT 5 [MQTT-3.1.3-7].
+        if !v5 && options.client_id.is_empty() && !options.clean_start {
+            return Err(ClientError::EmptyClientIdNeedsCleanStart);
+        }
         let mut connect = Connect::new(version, options.client_id.clone());
         connect.clean_start = options.clean_start;
         connect.keep_alive = options.keep_alive;
@@ -172,6 +176,10 @@ impl Client {
             p.authentication_data
                 .clone_from(&options.authentication_data);
         }
+        // Encoded first: an invalid CONNECT (a 3.1.1 password without user name
+        // [MQTT-3.1.2-22]) changes nothing.
+        let mut wire = BytesMut::new();
+        Packet::Connect(Box::new(connect)).encode(version, &mut wire)?;
         self.version = version;
         self.decoder = Decoder::new(version).with_max_packet_size(options.maximum_packet_size);
         self.out.clear();
@@ -184,7 +192,9 @@ impl Client {
         self.aliases_in = vec![None; usize::from(if v5 { options.topic_alias_maximum } else { 0 })];
         self.inbound.new_connection();
         self.state = ConnectionState::Connecting;
-        self.write(now, &Packet::Connect(Box::new(connect)))
+        self.out.extend_from_slice(&wire);
+        self.last_sent = Some(now);
+        Ok(())
     }
 
     /// Encodes `packet` for the server.
@@ -238,7 +248,8 @@ impl Client {
                 self.ping_sent = None;
                 self.events.push_back(Event::Pong);
             }
-            Packet::Disconnect(disconnect) => {
+            // Only MQTT 5 servers send DISCONNECT.
+            Packet::Disconnect(disconnect) if self.version.is_v5() => {
                 let reason = DisconnectReason::ByServer(
                     disconnect.reason_code,
                     disconnect.properties.reason_string.clone(),
@@ -282,7 +293,8 @@ impl Client {
                 self.events.push_back(Event::SessionLost { republished });
             }
         }
-        // Requests not acknowledged on the last connection go again.
+        // Requests made while connecting, and those not acknowledged on the last
+        // connection, go now.
         let requests: Vec<Packet> = self.pending_requests.values().cloned().collect();
         for request in &requests {
             if let Err(err) = self.write(now, request) {
@@ -309,6 +321,9 @@ impl Client {
     ) -> Result<(), ClientError> {
         if self.state == ConnectionState::Disconnected {
             return Err(ClientError::NotConnected);
+        }
+        if !self.version.is_v5() || self.options.authentication_method.is_none() {
+            return Err(ClientError::NoAuthenticationMethod); // [MQTT-4.12.0-7]
         }
         let auth = Auth {
             reason_code,

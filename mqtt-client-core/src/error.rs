@@ -15,7 +15,8 @@ pub enum ClientError {
     /// The publish queue is full ([`ConnectOptions::max_queued_publishes`](crate::ConnectOptions)).
     #[error("the publish queue is full")]
     QueueFull,
-    /// The packet is larger than the server's Maximum Packet Size [MQTT-3.1.2-24].
+    /// The packet is larger than the server's Maximum Packet Size (v5 [MQTT-3.2.2-15]), or a
+    /// received one larger than this client's.
     #[error("packet of {size} bytes is larger than the server accepts ({max})")]
     PacketTooLarge {
         /// The packet's size.
@@ -38,6 +39,24 @@ pub enum ClientError {
     /// No packet id is free (65,535 in use).
     #[error("no packet identifier is free")]
     NoPacketIdFree,
+    /// An empty client id needs a clean session before MQTT 5 [MQTT-3.1.3-7].
+    #[error("an empty client identifier needs clean_start")]
+    EmptyClientIdNeedsCleanStart,
+    /// AUTH without an authentication method in the CONNECT [MQTT-4.12.0-7].
+    #[error("no authentication method was given at connect")]
+    NoAuthenticationMethod,
+    /// A PUBLISH the client may not send: a Subscription Identifier [MQTT-3.3.4-6] (the
+    /// client manages topic aliases itself).
+    #[error("invalid publish: {0}")]
+    InvalidPublish(&'static str),
+    /// The server used a topic alias of 0 or above this client's Topic Alias Maximum
+    /// (v5 3.3.2.3.4).
+    #[error("topic alias out of range")]
+    TopicAliasInvalid,
+    /// The server sent more unacknowledged QoS 1/2 messages than this client's Receive
+    /// Maximum (v5 3.3.4).
+    #[error("receive maximum exceeded")]
+    ReceiveMaximumExceeded,
     /// The ack handle does not belong to a message awaiting acknowledgement.
     #[error("unknown or already acknowledged message")]
     UnknownAck,
@@ -56,6 +75,8 @@ impl ClientError {
         match self {
             Self::Malformed(err) => err.reason_code(),
             Self::PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            Self::TopicAliasInvalid => ReasonCode::TopicAliasInvalid,
+            Self::ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
             _ => ReasonCode::ProtocolError,
         }
     }

@@ -91,6 +91,15 @@ impl Client {
         now: Instant,
         mut publish: Publish,
     ) -> Result<PublishId, ClientError> {
+        if !publish.properties.subscription_identifiers.is_empty() {
+            // Only servers send them [MQTT-3.3.4-6].
+            return Err(ClientError::InvalidPublish("subscription identifier"));
+        }
+        // Topic aliases are the client's to choose, within the server's maximum
+        // [MQTT-3.3.2-9] (see `ConnectOptions::outgoing_topic_aliases`).
+        if publish.properties.topic_alias.is_some() {
+            publish.properties.topic_alias = None;
+        }
         publish.dup = false;
         publish.packet_id = (publish.qos > QoS::AtMostOnce).then_some(PacketId::MIN);
         // Validate and measure with the packet id it will have.
@@ -99,14 +108,16 @@ impl Client {
         if self.state == ConnectionState::Connected {
             self.check_limits(&publish, scratch.len())?;
         }
-        if self.outbound.queue.len() >= self.options.max_queued_publishes {
-            return Err(ClientError::QueueFull);
-        }
         publish.packet_id = None;
         self.outbound.next_id += 1;
         let id = PublishId(self.outbound.next_id);
         self.outbound.queue.push_back((id, publish));
         self.pump(now);
+        // Only what has to wait counts against the queue bound.
+        if self.outbound.queue.len() > self.options.max_queued_publishes {
+            self.outbound.queue.pop_back();
+            return Err(ClientError::QueueFull);
+        }
         Ok(id)
     }
 
@@ -204,11 +215,12 @@ impl Client {
     /// On a resumed session, the PUBRELs of messages that had their PUBREC go again in
     /// order [MQTT-4.4.0-1]; the PUBLISHes follow from [`Client::pump`].
     pub(crate) fn resume(&mut self, now: Instant) {
-        let window = usize::from(self.limits.receive_maximum);
         let mut pubrels = Vec::new();
         for outgoing in &mut self.outbound.inflight {
             if outgoing.awaiting == Awaiting::PubComp {
-                outgoing.sent = pubrels.len() < window;
+                // Its PUBREL goes again; the PUBLISH never does [MQTT-4.3.3-6]. It counts
+                // against the window until its PUBCOMP.
+                outgoing.sent = true;
                 if let Some(packet_id) = outgoing.publish.packet_id {
                     pubrels.push(packet_id);
                 }

@@ -66,7 +66,7 @@ impl Client {
         // A Topic Alias is resolved against this connection's aliases (v5 3.3.2.3.4).
         if let Some(alias) = publish.properties.topic_alias {
             let Some(slot) = self.aliases_in.get_mut(usize::from(alias.get()) - 1) else {
-                return self.protocol_error(now, ClientError::Protocol("topic alias out of range"));
+                return self.protocol_error(now, ClientError::TopicAliasInvalid);
             };
             if publish.topic.is_empty() {
                 match slot {
@@ -95,7 +95,7 @@ impl Client {
             && (qos == QoS::AtLeastOnce || new_qos2)
             && self.inbound.unacknowledged() >= usize::from(self.options.receive_maximum)
         {
-            return self.protocol_error(now, ClientError::Protocol("receive maximum exceeded"));
+            return self.protocol_error(now, ClientError::ReceiveMaximumExceeded);
         }
         let handle = AckHandle {
             packet_id,

@@ -88,7 +88,12 @@ impl Client {
                 max: self.limits.maximum_packet_size,
             });
         }
-        self.write(now, &packet)?;
+        // While connecting the request waits for the CONNACK, which sends every pending
+        // request: with an authentication method only AUTH may come before it
+        // [MQTT-3.1.2-30], and a request is sent once per connection.
+        if self.state == ConnectionState::Connected {
+            self.write(now, &packet)?;
+        }
         self.pending_requests.insert(packet_id.get(), packet);
         Ok(packet_id)
     }
