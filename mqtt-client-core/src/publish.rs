@@ -301,7 +301,14 @@ impl Client {
 
     pub(crate) fn handle_pubcomp(&mut self, now: Instant, ack: &PublishAck) {
         if let Some(index) = self.outbound.position(ack.packet_id, Awaiting::PubComp) {
-            self.complete(now, index, ack.reason_code);
+            // 0x92 answers a PUBREL re-sent after the server had already completed the
+            // message (its PUBCOMP was lost): "not an error during recovery" (v5 3.7.2.1).
+            // The message was delivered.
+            let reason = match ack.reason_code {
+                ReasonCode::PacketIdentifierNotFound => ReasonCode::Success,
+                other => other,
+            };
+            self.complete(now, index, reason);
         }
     }
 }
