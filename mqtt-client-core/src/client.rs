@@ -1,6 +1,6 @@
 //! The client state machine: connection life cycle, keep alive, and the packet dispatch.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,12 @@ pub enum ConnectionState {
 /// session state stays, and the next `connect` (with `clean_start` false) resumes it.
 #[derive(Debug)]
 pub struct Client {
+    /// The options for the next connect.
     pub(crate) options: ConnectOptions,
+    /// The options the current (or last) connection was made with.
+    pub(crate) active: ConnectOptions,
+    /// The client identifier the server assigned (MQTT 5), used again to resume.
+    pub(crate) assigned_client_id: Option<MqttString>,
     pub(crate) state: ConnectionState,
     pub(crate) version: ProtocolVersion,
     decoder: Decoder,
@@ -64,9 +69,9 @@ pub struct Client {
     connect_sent: Option<Instant>,
     pub(crate) outbound: Outbound,
     pub(crate) inbound: Inbound,
-    /// SUBSCRIBE and UNSUBSCRIBE packets awaiting their acknowledgement, by packet id
-    /// (sent again after a reconnect).
-    pub(crate) pending_requests: BTreeMap<u16, Packet>,
+    /// SUBSCRIBE and UNSUBSCRIBE packets awaiting their acknowledgement, in the order they
+    /// were made (sent again after a reconnect, in that order).
+    pub(crate) pending_requests: Vec<(PacketId, Packet)>,
     pub(crate) last_packet_id: u16,
     /// Outgoing topic aliases of this connection.
     pub(crate) aliases_out: HashMap<MqttString, u16>,
@@ -85,6 +90,8 @@ impl Client {
         let keep_alive = options.keep_alive;
         Self {
             decoder: Decoder::new(version).with_max_packet_size(options.maximum_packet_size),
+            active: options.clone(),
+            assigned_client_id: None,
             options,
             state: ConnectionState::Disconnected,
             version,
@@ -98,7 +105,7 @@ impl Client {
             connect_sent: None,
             outbound: Outbound::default(),
             inbound: Inbound::default(),
-            pending_requests: BTreeMap::new(),
+            pending_requests: Vec::new(),
             last_packet_id: 0,
             aliases_out: HashMap::new(),
             aliases_in: Vec::new(),
@@ -111,7 +118,8 @@ impl Client {
     }
 
     /// Changes the options for the next [`connect`](Self::connect) (for example
-    /// `clean_start = false` to resume the session after a first clean connect).
+    /// `clean_start = false` to resume the session after a first clean connect). The
+    /// connection in progress keeps the options it was made with.
     pub fn options_mut(&mut self) -> &mut ConnectOptions {
         &mut self.options
     }
@@ -149,7 +157,20 @@ impl Client {
         if !v5 && options.client_id.is_empty() && !options.clean_start {
             return Err(ClientError::EmptyClientIdNeedsCleanStart);
         }
-        let mut connect = Connect::new(version, options.client_id.clone());
+        // 0 is a protocol error for both in MQTT 5 (3.1.2.11.3, 3.1.2.11.4); the client
+        // enforces them for every version.
+        if options.receive_maximum == 0 {
+            return Err(ClientError::InvalidOption("receive_maximum 0"));
+        }
+        if options.maximum_packet_size == 0 {
+            return Err(ClientError::InvalidOption("maximum_packet_size 0"));
+        }
+        // An identifier the server assigned earlier resumes the session it belongs to.
+        let client_id = match (&self.assigned_client_id, options.client_id.is_empty()) {
+            (Some(assigned), true) => assigned.clone(),
+            _ => options.client_id.clone(),
+        };
+        let mut connect = Connect::new(version, client_id);
         connect.clean_start = options.clean_start;
         connect.keep_alive = options.keep_alive;
         connect.will = options.will.clone();
@@ -180,6 +201,7 @@ impl Client {
         // [MQTT-3.1.2-22]) changes nothing.
         let mut wire = BytesMut::new();
         Packet::Connect(Box::new(connect)).encode(version, &mut wire)?;
+        self.active = options.clone();
         self.version = version;
         self.decoder = Decoder::new(version).with_max_packet_size(options.maximum_packet_size);
         self.out.clear();
@@ -226,7 +248,7 @@ impl Client {
             // enhanced authentication).
             return match packet {
                 Packet::ConnAck(connack) => self.handle_connack(now, *connack),
-                Packet::Auth(auth) if self.options.authentication_method.is_some() => {
+                Packet::Auth(auth) if self.active.authentication_method.is_some() => {
                     self.handle_auth(auth)
                 }
                 _ => self.protocol_error(now, ClientError::Protocol("expected CONNACK")),
@@ -256,7 +278,7 @@ impl Client {
                 );
                 self.closed(reason);
             }
-            Packet::Auth(auth) if self.options.authentication_method.is_some() => {
+            Packet::Auth(auth) if self.active.authentication_method.is_some() => {
                 self.handle_auth(auth);
             }
             // A second CONNACK, AUTH without a method, or a packet only clients send.
@@ -269,33 +291,66 @@ impl Client {
             return self.closed(DisconnectReason::Refused(connack.reason_code));
         }
         // Session Present with Clean Start is a protocol error [MQTT-3.2.2-4] (v5 3.2.2-2).
-        if connack.session_present && self.options.clean_start {
+        if connack.session_present && self.active.clean_start {
             return self
                 .protocol_error(now, ClientError::Protocol("session present on clean start"));
         }
-        self.limits = ServerLimits::from_connack(&connack.properties, self.options.keep_alive);
+        self.limits = ServerLimits::from_connack(&connack.properties, self.active.keep_alive);
+        if let Some(assigned) = &connack.properties.assigned_client_identifier {
+            self.assigned_client_id = Some(assigned.clone());
+        }
+        // MQTT 3.1 has no Session Present flag: a persistent session is resumed.
+        let session_present = connack.session_present
+            || (self.version == ProtocolVersion::V3_1 && !self.active.clean_start);
         // The server's keep alive replaces ours [MQTT-3.2.2-21].
         self.keep_alive = (self.limits.keep_alive > 0)
             .then(|| Duration::from_secs(u64::from(self.limits.keep_alive)));
         self.state = ConnectionState::Connected;
         self.connect_sent = None;
         self.events.push_back(Event::Connected {
-            session_present: connack.session_present,
+            session_present,
             assigned_client_id: connack.properties.assigned_client_identifier.clone(),
             limits: self.limits.clone(),
         });
-        if connack.session_present {
+        if session_present {
             self.resume(now);
         } else {
-            let republished = self.outbound.restart_session();
+            let (completed, republished) = self.outbound.restart_session();
             let lost_qos2 = self.inbound.restart_session();
-            if republished > 0 || lost_qos2 {
+            if republished > 0 || lost_qos2 || !completed.is_empty() {
                 self.events.push_back(Event::SessionLost { republished });
+            }
+            // Released QoS 2 messages were the server's already: delivered.
+            for id in completed {
+                self.events.push_back(Event::PublishCompleted {
+                    id,
+                    reason_code: ReasonCode::Success,
+                });
             }
         }
         // Requests made while connecting, and those not acknowledged on the last
-        // connection, go now.
-        let requests: Vec<Packet> = self.pending_requests.values().cloned().collect();
+        // connection, go now, in the order they were made; one the server's Maximum
+        // Packet Size no longer admits is dropped and reported.
+        let max = self.limits.maximum_packet_size;
+        let version = self.version;
+        let mut too_large = Vec::new();
+        self.pending_requests.retain(|(packet_id, request)| {
+            let size = request.encoded_len(version);
+            let fits = size <= max as usize;
+            if !fits {
+                too_large.push((*packet_id, ClientError::PacketTooLarge { size, max }));
+            }
+            fits
+        });
+        for (packet_id, error) in too_large {
+            self.events
+                .push_back(Event::RequestFailed { packet_id, error });
+        }
+        let requests: Vec<Packet> = self
+            .pending_requests
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect();
         for request in &requests {
             if let Err(err) = self.write(now, request) {
                 return self.protocol_error(now, err);
@@ -322,7 +377,7 @@ impl Client {
         if self.state == ConnectionState::Disconnected {
             return Err(ClientError::NotConnected);
         }
-        if !self.version.is_v5() || self.options.authentication_method.is_none() {
+        if !self.version.is_v5() || self.active.authentication_method.is_none() {
             return Err(ClientError::NoAuthenticationMethod); // [MQTT-4.12.0-7]
         }
         let auth = Auth {
@@ -351,6 +406,12 @@ impl Client {
     ) -> Result<(), ClientError> {
         if self.state == ConnectionState::Disconnected {
             return Err(ClientError::NotConnected);
+        }
+        if self.version.is_v5()
+            && self.active.session_expiry_interval == 0
+            && properties.session_expiry_interval.is_some_and(|e| e > 0)
+        {
+            return Err(ClientError::SessionExpiryAtDisconnect);
         }
         let disconnect = Disconnect {
             reason_code,
@@ -411,13 +472,14 @@ impl Client {
     /// PINGRESP deadline, or the moment the connection has been idle for the keep alive.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let timeout = self.options.response_timeout;
+        // A deadline too far to represent is no deadline (`Duration::MAX`: never).
+        let timeout = self.active.response_timeout;
         match self.state {
             ConnectionState::Disconnected => None,
-            ConnectionState::Connecting => self.connect_sent.map(|at| at + timeout),
+            ConnectionState::Connecting => self.connect_sent?.checked_add(timeout),
             ConnectionState::Connected => match (self.ping_sent, self.keep_alive) {
-                (Some(at), _) => Some(at + timeout),
-                (None, Some(keep_alive)) => self.last_sent.map(|at| at + keep_alive),
+                (Some(at), _) => at.checked_add(timeout),
+                (None, Some(keep_alive)) => self.last_sent?.checked_add(keep_alive),
                 (None, None) => None,
             },
         }
@@ -427,17 +489,18 @@ impl Client {
     /// [MQTT-3.1.2-23], and declares the connection dead when a CONNACK or PINGRESP is
     /// overdue. Harmless when called early.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let timeout = self.options.response_timeout;
+        let timeout = self.active.response_timeout;
+        let due = |at: Instant, after: Duration| at.checked_add(after).is_some_and(|d| now >= d);
         match self.state {
             ConnectionState::Disconnected => {}
             ConnectionState::Connecting => {
-                if self.connect_sent.is_some_and(|at| now >= at + timeout) {
+                if self.connect_sent.is_some_and(|at| due(at, timeout)) {
                     self.closed(DisconnectReason::Timeout);
                 }
             }
             ConnectionState::Connected => {
                 if let Some(at) = self.ping_sent {
-                    if now >= at + timeout {
+                    if due(at, timeout) {
                         // No PINGRESP in time: the connection is dead (3.1.1 3.1.2.10).
                         self.closed(DisconnectReason::Timeout);
                     }
@@ -446,7 +509,7 @@ impl Client {
                 let Some(keep_alive) = self.keep_alive else {
                     return;
                 };
-                if self.last_sent.is_some_and(|at| now >= at + keep_alive) {
+                if self.last_sent.is_some_and(|at| due(at, keep_alive)) {
                     self.ping_sent = Some(now);
                     let _ = self.write(now, &Packet::PingReq);
                 }
@@ -460,7 +523,10 @@ impl Client {
         for _ in 0..u16::MAX {
             self.last_packet_id = self.last_packet_id.checked_add(1).unwrap_or(1);
             let candidate = self.last_packet_id;
-            if !self.pending_requests.contains_key(&candidate)
+            if !self
+                .pending_requests
+                .iter()
+                .any(|(id, _)| id.get() == candidate)
                 && !self.outbound.uses_packet_id(candidate)
             {
                 return PacketId::new(candidate);

@@ -57,6 +57,14 @@ pub enum ClientError {
     /// Maximum (v5 3.3.4).
     #[error("receive maximum exceeded")]
     ReceiveMaximumExceeded,
+    /// An option the protocol does not allow (a Receive Maximum or Maximum Packet Size of
+    /// 0 is a protocol error in MQTT 5).
+    #[error("invalid option: {0}")]
+    InvalidOption(&'static str),
+    /// A v5 DISCONNECT may not set a Session Expiry Interval when the CONNECT had none
+    /// (v5 3.14.2.2.2).
+    #[error("session expiry cannot be set at disconnect when the connection had none")]
+    SessionExpiryAtDisconnect,
     /// The ack handle does not belong to a message awaiting acknowledgement.
     #[error("unknown or already acknowledged message")]
     UnknownAck,

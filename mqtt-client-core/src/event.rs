@@ -17,6 +17,9 @@ pub struct PublishId(pub(crate) u64);
 /// acknowledgement mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AckHandle {
+    /// Unique per delivery: an old handle never acknowledges a later message that reuses
+    /// the packet id.
+    pub(crate) delivery: u64,
     pub(crate) packet_id: PacketId,
     pub(crate) qos: QoS,
     /// The connection it came on: a QoS 1 message is acknowledged on that connection only
@@ -122,8 +125,9 @@ pub enum Event {
         limits: ServerLimits,
     },
     /// The client had session state but the server started a new session: what it had in
-    /// flight is sent again as new messages (QoS 1 may arrive twice, QoS 2 once more than
-    /// the server knows of); received QoS 2 state is dropped.
+    /// flight is sent again as new messages (a QoS 1 or 2 message the server had received
+    /// but not acknowledged may arrive twice), except QoS 2 messages whose PUBREC had come,
+    /// which complete as delivered; received QoS 2 state is dropped.
     SessionLost {
         /// Publishes sent again.
         republished: usize,
@@ -151,6 +155,14 @@ pub enum Event {
         packet_id: PacketId,
         /// The codes.
         reason_codes: Vec<ReasonCode>,
+    },
+    /// A SUBSCRIBE or UNSUBSCRIBE made while connecting could not be sent under the
+    /// server's limits (its Maximum Packet Size); it is dropped.
+    RequestFailed {
+        /// The packet id the request returned.
+        packet_id: PacketId,
+        /// Why.
+        error: ClientError,
     },
     /// PINGRESP arrived.
     Pong,

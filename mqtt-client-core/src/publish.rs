@@ -59,16 +59,25 @@ impl Outbound {
         }
     }
 
-    /// The server started a new session: what was in flight goes back to the front of the
-    /// queue, in order, to be sent as new messages. Returns how many.
-    pub(crate) fn restart_session(&mut self) -> usize {
-        let republished = self.inflight.len();
+    /// The server started a new session. A QoS 2 message whose PUBREC came is the
+    /// server's already and its PUBLISH is never sent again [MQTT-4.3.3-6]: it is complete.
+    /// What else was in flight goes back to the front of the queue, in order, to be sent as
+    /// new messages. Returns the completed ones and how many go again.
+    pub(crate) fn restart_session(&mut self) -> (Vec<PublishId>, usize) {
+        let mut completed = Vec::new();
+        let mut republished = 0;
         for mut outgoing in self.inflight.drain(..).rev() {
+            if outgoing.awaiting == Awaiting::PubComp {
+                completed.push(outgoing.id);
+                continue;
+            }
+            republished += 1;
             outgoing.publish.packet_id = None;
             outgoing.publish.dup = false;
             self.queue.push_front((outgoing.id, outgoing.publish));
         }
-        republished
+        completed.reverse();
+        (completed, republished)
     }
 
     fn position(&self, packet_id: PacketId, awaiting: Awaiting) -> Option<usize> {
@@ -151,14 +160,23 @@ impl Client {
         let mut index = 0;
         while index < self.outbound.inflight.len() && in_window < window {
             let outgoing = &mut self.outbound.inflight[index];
-            index += 1;
             if outgoing.sent {
+                index += 1;
                 continue;
             }
-            outgoing.sent = true;
-            in_window += 1;
             let mut publish = outgoing.publish.clone();
             publish.dup = true; // [MQTT-3.3.1-1]
+                                // The server of this connection may allow less than the last one did.
+            let size = Packet::Publish(publish.clone()).encoded_len(self.version);
+            if let Err(err) = self.check_limits(&publish, size) {
+                let reason = err.reason_code_for_publish();
+                self.outbound.inflight[index].sent = true;
+                self.complete_at(index, reason);
+                continue;
+            }
+            self.outbound.inflight[index].sent = true;
+            index += 1;
+            in_window += 1;
             if let Err(err) = self.write(now, &Packet::Publish(publish)) {
                 return self.protocol_error(now, err);
             }
@@ -173,8 +191,13 @@ impl Client {
             let Some((id, mut publish)) = self.outbound.queue.pop_front() else {
                 break;
             };
-            // A message queued before the CONNACK meets the server's limits now.
-            let size = Packet::Publish(publish.clone()).encoded_len(self.version);
+            // A message queued before the CONNACK meets the server's limits now, measured
+            // with the packet id it will carry.
+            let mut measured = publish.clone();
+            if measured.qos > QoS::AtMostOnce {
+                measured.packet_id = Some(PacketId::MIN);
+            }
+            let size = Packet::Publish(measured).encoded_len(self.version);
             if let Err(err) = self.check_limits(&publish, size) {
                 if publish.qos > QoS::AtMostOnce {
                     self.events.push_back(Event::PublishCompleted {
@@ -192,7 +215,7 @@ impl Client {
                 publish.packet_id = Some(packet_id);
                 in_window += 1;
             }
-            let wire = self.with_topic_alias(&publish);
+            let wire = self.with_topic_alias(&publish, size);
             if let Err(err) = self.write(now, &Packet::Publish(wire)) {
                 return self.protocol_error(now, err);
             }
@@ -234,16 +257,23 @@ impl Client {
     }
 
     /// Replaces the topic by an alias when allowed and configured (v5 3.3.2.3.4).
-    fn with_topic_alias(&mut self, publish: &Publish) -> Publish {
+    /// An alias never makes the packet larger than the server accepts [MQTT-3.2.2-15]:
+    /// a new alias that would (topic and alias together) is not assigned. `size` is the
+    /// packet's size without an alias.
+    fn with_topic_alias(&mut self, publish: &Publish, size: usize) -> Publish {
         let mut wire = publish.clone();
         let maximum = self.limits.topic_alias_maximum;
-        if !self.options.outgoing_topic_aliases || maximum == 0 || !self.version.is_v5() {
+        if !self.active.outgoing_topic_aliases || maximum == 0 || !self.version.is_v5() {
             return wire;
         }
         if let Some(&alias) = self.aliases_out.get(&publish.topic) {
             wire.topic = mqtt_codec::MqttString::new();
             wire.properties.topic_alias = std::num::NonZeroU16::new(alias);
         } else if self.aliases_out.len() < usize::from(maximum) {
+            // The Topic Alias property takes 3 bytes (and may lengthen the property length).
+            if size + 4 > self.limits.maximum_packet_size as usize {
+                return wire;
+            }
             let alias = self.aliases_out.len() as u16 + 1;
             self.aliases_out.insert(publish.topic.clone(), alias);
             wire.properties.topic_alias = std::num::NonZeroU16::new(alias);
@@ -252,14 +282,18 @@ impl Client {
     }
 
     fn complete(&mut self, now: Instant, index: usize, reason_code: ReasonCode) {
+        self.complete_at(index, reason_code);
+        // The packet id is free and the window has room [MQTT-4.3.2-5].
+        self.pump(now);
+    }
+
+    fn complete_at(&mut self, index: usize, reason_code: ReasonCode) {
         if let Some(done) = self.outbound.inflight.remove(index) {
             self.events.push_back(Event::PublishCompleted {
                 id: done.id,
                 reason_code,
             });
         }
-        // The packet id is free and the window has room [MQTT-4.3.2-5].
-        self.pump(now);
     }
 
     pub(crate) fn handle_puback(&mut self, now: Instant, ack: &PublishAck) {
@@ -292,7 +326,11 @@ impl Client {
         if ack.reason_code.is_error() {
             return self.complete(now, index, ack.reason_code);
         }
-        self.outbound.inflight[index].awaiting = Awaiting::PubComp;
+        // Now only the PUBREL goes, never the PUBLISH again [MQTT-4.3.3-6], even if the
+        // PUBREC came before the PUBLISH was re-sent on this connection.
+        let outgoing = &mut self.outbound.inflight[index];
+        outgoing.awaiting = Awaiting::PubComp;
+        outgoing.sent = true;
         // PUBREL, and the PUBLISH is never sent again [MQTT-4.3.3-6].
         if let Err(err) = self.write(now, &Packet::PubRel(PublishAck::new(ack.packet_id))) {
             self.protocol_error(now, err);

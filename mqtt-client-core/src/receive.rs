@@ -14,8 +14,9 @@ use crate::event::{AckHandle, Event, IncomingMessage};
 /// [MQTT-4.1.0-1].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Qos2 {
-    /// Given to the application, which has not acknowledged it yet (manual acks).
-    Delivered { acked: bool },
+    /// Given to the application (delivery `seq`), which has not acknowledged it yet
+    /// (manual acks).
+    Delivered { seq: u64, acked: bool },
     /// PUBREC sent: a repeated PUBLISH is not delivered again [MQTT-4.3.3-10]; PUBREL
     /// awaited.
     Received,
@@ -27,6 +28,8 @@ enum Qos2 {
 struct Owed {
     packet_id: PacketId,
     qos: QoS,
+    /// The delivery it acknowledges (QoS 1), or 0 for a QoS 2 repeat.
+    seq: u64,
     acked: bool,
 }
 
@@ -36,6 +39,8 @@ pub(crate) struct Inbound {
     owed: VecDeque<Owed>,
     /// QoS 1 PUBLISHes not yet answered with PUBACK on this connection.
     qos1_unacked: usize,
+    /// Numbers deliveries, for ack handles.
+    deliveries: u64,
 }
 
 impl Inbound {
@@ -59,6 +64,12 @@ impl Inbound {
     fn unacknowledged(&self) -> usize {
         self.qos1_unacked + self.qos2.len()
     }
+
+    fn owes(&self, packet_id: PacketId, qos: QoS) -> bool {
+        self.owed
+            .iter()
+            .any(|o| o.packet_id == packet_id && o.qos == qos)
+    }
 }
 
 impl Client {
@@ -81,23 +92,32 @@ impl Client {
             }
             publish.properties.topic_alias = None;
         }
-        let manual = self.options.manual_acks;
+        let manual = self.active.manual_acks;
         let connection = self.connection;
         let Some(packet_id) = publish.packet_id else {
             return self.deliver(publish, None);
         };
         let qos = publish.qos;
         let id = packet_id.get();
+        // A repeat of a message still awaiting our acknowledgement on this connection is
+        // the same message: not delivered again, not owed twice (so a server cannot grow
+        // this state by repeating itself).
+        if self.inbound.owes(packet_id, qos) {
+            return;
+        }
         // More unacknowledged QoS 1/2 messages than our Receive Maximum: 0x93
-        // [MQTT-3.3.4-9].
+        // (v5 section 3.3.4).
         let new_qos2 = qos == QoS::ExactlyOnce && !self.inbound.qos2.contains_key(&id);
         if self.version.is_v5()
             && (qos == QoS::AtLeastOnce || new_qos2)
-            && self.inbound.unacknowledged() >= usize::from(self.options.receive_maximum)
+            && self.inbound.unacknowledged() >= usize::from(self.active.receive_maximum)
         {
             return self.protocol_error(now, ClientError::ReceiveMaximumExceeded);
         }
+        self.inbound.deliveries += 1;
+        let seq = self.inbound.deliveries;
         let handle = AckHandle {
+            delivery: seq,
             packet_id,
             qos,
             connection,
@@ -109,36 +129,41 @@ impl Client {
                 self.inbound.owed.push_back(Owed {
                     packet_id,
                     qos,
+                    seq,
                     acked: !manual,
                 });
                 self.deliver(publish, manual.then_some(handle));
             }
             QoS::ExactlyOnce => match self.inbound.qos2.get(&id).copied() {
                 None => {
-                    self.inbound
-                        .qos2
-                        .insert(id, Qos2::Delivered { acked: !manual });
+                    self.inbound.qos2.insert(
+                        id,
+                        Qos2::Delivered {
+                            seq,
+                            acked: !manual,
+                        },
+                    );
                     self.inbound.owed.push_back(Owed {
                         packet_id,
                         qos,
+                        seq,
                         acked: !manual,
                     });
                     self.deliver(publish, manual.then_some(handle));
                 }
-                // Already delivered: not again [MQTT-4.3.3-10]. Its PUBREC is owed
-                // (again) on this connection, once the application has acknowledged it.
-                Some(Qos2::Delivered { acked }) => {
-                    if !self.inbound.owed.iter().any(|o| o.packet_id == packet_id) {
-                        self.inbound.owed.push_back(Owed {
-                            packet_id,
-                            qos,
-                            acked,
-                        });
-                    }
-                }
+                // Already delivered: not again [MQTT-4.3.3-10]. Its PUBREC is owed on this
+                // connection once the application has acknowledged it.
+                Some(Qos2::Delivered { seq, acked }) => self.inbound.owed.push_back(Owed {
+                    packet_id,
+                    qos,
+                    seq,
+                    acked,
+                }),
+                // PUBREC sent before: again, in its place.
                 Some(Qos2::Received) => self.inbound.owed.push_back(Owed {
                     packet_id,
                     qos,
+                    seq: 0,
                     acked: true,
                 }),
             },
@@ -165,22 +190,34 @@ impl Client {
     pub fn ack(&mut self, now: Instant, handle: AckHandle) -> Result<(), ClientError> {
         let id = handle.packet_id.get();
         if handle.qos == QoS::ExactlyOnce {
+            // The delivery itself, not a later message that reuses the packet id.
             match self.inbound.qos2.get_mut(&id) {
-                Some(Qos2::Delivered { acked }) => *acked = true,
+                Some(Qos2::Delivered { seq, acked }) if *seq == handle.delivery && !*acked => {
+                    *acked = true;
+                }
                 _ => return Err(ClientError::UnknownAck),
             }
-        } else if handle.connection != self.connection {
-            return Ok(());
-        }
-        let owed = self
-            .inbound
-            .owed
-            .iter_mut()
-            .find(|o| o.packet_id == handle.packet_id && o.qos == handle.qos && !o.acked);
-        match owed {
-            Some(owed) => owed.acked = true,
-            None if handle.qos == QoS::ExactlyOnce => return Ok(()),
-            None => return Err(ClientError::UnknownAck),
+            if let Some(owed) = self
+                .inbound
+                .owed
+                .iter_mut()
+                .find(|o| o.qos == QoS::ExactlyOnce && o.packet_id == handle.packet_id)
+            {
+                owed.acked = true;
+            }
+        } else {
+            if handle.connection != self.connection {
+                return Ok(());
+            }
+            let owed = self
+                .inbound
+                .owed
+                .iter_mut()
+                .find(|o| o.seq == handle.delivery && o.qos == QoS::AtLeastOnce && !o.acked);
+            match owed {
+                Some(owed) => owed.acked = true,
+                None => return Err(ClientError::UnknownAck),
+            }
         }
         self.flush_acks(now);
         Ok(())

@@ -81,7 +81,10 @@ impl Client {
         }
         let packet_id = self.next_packet_id().ok_or(ClientError::NoPacketIdFree)?;
         let packet = build(packet_id);
-        let size = packet.encoded_len(self.version);
+        // Encoded now, whenever it is sent: an invalid filter is the caller's error.
+        let mut scratch = bytes::BytesMut::new();
+        packet.encode(self.version, &mut scratch)?;
+        let size = scratch.len();
         if size > self.limits.maximum_packet_size as usize {
             return Err(ClientError::PacketTooLarge {
                 size,
@@ -92,9 +95,10 @@ impl Client {
         // request: with an authentication method only AUTH may come before it
         // [MQTT-3.1.2-30], and a request is sent once per connection.
         if self.state == ConnectionState::Connected {
-            self.write(now, &packet)?;
+            self.out.extend_from_slice(&scratch);
+            self.last_sent = Some(now);
         }
-        self.pending_requests.insert(packet_id.get(), packet);
+        self.pending_requests.push((packet_id, packet));
         Ok(packet_id)
     }
 
@@ -107,7 +111,11 @@ impl Client {
         mut reason_codes: Vec<ReasonCode>,
         subscribe: bool,
     ) {
-        let expected = match self.pending_requests.get(&packet_id.get()) {
+        let position = self
+            .pending_requests
+            .iter()
+            .position(|(id, _)| *id == packet_id);
+        let expected = match position.map(|i| &self.pending_requests[i].1) {
             Some(Packet::Subscribe(s)) if subscribe => s.filters.len(),
             Some(Packet::Unsubscribe(u)) if !subscribe => u.filters.len(),
             _ => {
@@ -122,7 +130,9 @@ impl Client {
         if reason_codes.len() != expected {
             return self.protocol_error(now, ClientError::Protocol("wrong number of reason codes"));
         }
-        self.pending_requests.remove(&packet_id.get());
+        if let Some(index) = position {
+            self.pending_requests.remove(index);
+        }
         self.events.push_back(if subscribe {
             Event::Subscribed {
                 packet_id,

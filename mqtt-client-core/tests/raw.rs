@@ -1,250 +1,28 @@
 //! Unit tests of each client behaviour, driven with raw packet bytes from a hand-written fake
 //! server and a virtual clock.
 //!
-//! The server side is written by hand: packets are encoded with `Packet::encode` or given as
-//! literal bytes, fed with `Client::handle_bytes`, and what the client writes is decoded from
-//! `Client::poll_transmit` (or compared byte for byte). Normative statements are cited as
-//! `[MQTT-x.y.z-n]`; "v5" marks MQTT 5.0 numbering and "v3" MQTT 3.1.1 numbering where the two
-//! differ.
+//! The server side is written by hand (the tools are in `fake_server`): packets are encoded
+//! with `Packet::encode` or given as literal bytes, fed with `Client::handle_bytes`, and what
+//! the client writes is decoded from `Client::poll_transmit` (or compared byte for byte).
+//! Normative statements are cited as `[MQTT-x.y.z-n]`; "v5" marks MQTT 5.0 numbering and "v3"
+//! MQTT 3.1.1 numbering where the two differ.
+
+mod fake_server;
 
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use fake_server::*;
 use mqtt_client_core::{
-    Client, ClientError, ConnectOptions, ConnectionState, DisconnectReason, Event, PublishId,
+    Client, ClientError, ConnectOptions, ConnectionState, DisconnectReason, Event,
 };
 use mqtt_codec::{
-    Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, DecodeError, Decoder, Disconnect,
-    DisconnectProperties, MqttString, Packet, PacketId, Properties, PropertyId, ProtocolVersion,
-    Publish, PublishAck, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscribeProperties,
-    SubscriptionId, SubscriptionOptions, UnsubAck, Unsubscribe, UserProperty, Will, WillProperties,
+    Auth, AuthProperties, ConnAckProperties, Connect, DecodeError, Disconnect,
+    DisconnectProperties, MqttString, Packet, Properties, PropertyId, ProtocolVersion, Publish,
+    PublishAck, QoS, ReasonCode, SubAck, Subscribe, SubscribeProperties, SubscriptionId,
+    SubscriptionOptions, UnsubAck, Unsubscribe, Will, WillProperties,
 };
-
-const V3: ProtocolVersion = ProtocolVersion::V3_1_1;
-const V5: ProtocolVersion = ProtocolVersion::V5;
-const BOTH: [ProtocolVersion; 2] = [V3, V5];
-
-// ---------------------------------------------------------------------------------------------
-// The fake server's tools
-// ---------------------------------------------------------------------------------------------
-
-fn s(text: &'static str) -> MqttString {
-    MqttString::from_static(text)
-}
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
-
-fn at(t0: Instant, secs: u64) -> Instant {
-    t0 + Duration::from_secs(secs)
-}
-
-fn options(version: ProtocolVersion) -> ConnectOptions {
-    let mut options = ConnectOptions::new(s("c1"));
-    options.version = version;
-    options
-}
-
-/// A message for `Client::publish`.
-fn msg(topic: &'static str, payload: &'static [u8], qos: QoS) -> Publish {
-    let mut publish = Publish::new(s(topic), Bytes::from_static(payload));
-    publish.qos = qos;
-    publish
-}
-
-/// A PUBLISH as the server sends it.
-fn server_publish(
-    topic: &'static str,
-    payload: &'static [u8],
-    qos: QoS,
-    id: Option<u16>,
-    dup: bool,
-) -> Packet {
-    let mut publish = msg(topic, payload, qos);
-    publish.packet_id = id.map(pid);
-    publish.dup = dup;
-    Packet::Publish(publish)
-}
-
-fn aliased_publish(topic: &'static str, alias: u16, payload: &'static [u8]) -> Packet {
-    let mut publish = msg(topic, payload, QoS::AtMostOnce);
-    publish.properties.topic_alias = NonZeroU16::new(alias);
-    Packet::Publish(publish)
-}
-
-fn ack(n: u16) -> PublishAck {
-    PublishAck::new(pid(n))
-}
-
-fn connack(session_present: bool) -> ConnAck {
-    ConnAck::new(session_present, ReasonCode::Success)
-}
-
-fn encode(version: ProtocolVersion, packet: &Packet) -> BytesMut {
-    let mut buf = BytesMut::new();
-    packet.encode(version, &mut buf).unwrap();
-    buf
-}
-
-/// The server sends `packet`.
-fn feed(client: &mut Client, now: Instant, packet: Packet) {
-    let version = client.options().version;
-    let mut input = encode(version, &packet);
-    client.handle_bytes(now, &mut input);
-}
-
-/// The server sends these bytes.
-fn feed_raw(client: &mut Client, now: Instant, bytes: &[u8]) {
-    let mut input = BytesMut::from(bytes);
-    client.handle_bytes(now, &mut input);
-}
-
-/// Everything the client wrote, byte for byte.
-fn raw(client: &mut Client) -> Vec<u8> {
-    client
-        .poll_transmit()
-        .map(|bytes| bytes.to_vec())
-        .unwrap_or_default()
-}
-
-/// Everything the client wrote, decoded as a server of its version decodes it.
-fn sent(client: &mut Client) -> Vec<Packet> {
-    let version = client.options().version;
-    let Some(bytes) = client.poll_transmit() else {
-        return Vec::new();
-    };
-    let mut input = BytesMut::from(&bytes[..]);
-    let mut decoder = Decoder::new(version);
-    let mut packets = Vec::new();
-    while let Some(packet) = decoder
-        .decode(&mut input)
-        .expect("the client wrote a bad packet")
-    {
-        packets.push(packet);
-    }
-    assert!(input.is_empty(), "the client wrote a partial packet");
-    packets
-}
-
-fn events(client: &mut Client) -> Vec<Event> {
-    std::iter::from_fn(|| client.poll_event()).collect()
-}
-
-/// `connect` and the CONNECT it writes, decoded by a server decoder that knows no version yet.
-fn connect_packet(client: &mut Client, now: Instant) -> Connect {
-    client.connect(now).unwrap();
-    let bytes = client.poll_transmit().expect("no CONNECT");
-    let mut input = BytesMut::from(&bytes[..]);
-    let packet = Decoder::for_server().decode(&mut input).unwrap().unwrap();
-    assert!(input.is_empty(), "more than the CONNECT was written");
-    match packet {
-        Packet::Connect(connect) => *connect,
-        other => panic!("expected CONNECT, got {other:?}"),
-    }
-}
-
-/// A client connected with `options` and the server's `connack`; the CONNECT and the
-/// Connected event consumed.
-fn connected_with(options: ConnectOptions, now: Instant, connack: ConnAck) -> Client {
-    let mut client = Client::new(options);
-    connect_packet(&mut client, now);
-    feed(&mut client, now, Packet::ConnAck(Box::new(connack)));
-    let events = events(&mut client);
-    assert!(
-        matches!(events.first(), Some(Event::Connected { .. })),
-        "{events:?}"
-    );
-    assert_eq!(client.state(), ConnectionState::Connected);
-    client
-}
-
-fn connected(options: ConnectOptions, now: Instant) -> Client {
-    connected_with(options, now, connack(false))
-}
-
-/// A v5 client connected to a server that sent these CONNACK properties.
-fn connected_v5(options: ConnectOptions, now: Instant, props: ConnAckProperties) -> Client {
-    let mut connack = connack(false);
-    connack.properties = props.into();
-    connected_with(options, now, connack)
-}
-
-/// The network failed; a new connection resumes with `connack`. Returns what the client wrote
-/// after the CONNACK and the events of the CONNACK.
-fn reconnect(client: &mut Client, now: Instant, connack: ConnAck) -> (Vec<Packet>, Vec<Event>) {
-    client.connection_lost(now);
-    let lost = events(client);
-    assert!(lost.contains(&Event::Disconnected(DisconnectReason::ConnectionLost)));
-    resume(client, now, connack)
-}
-
-/// A new connection of a disconnected client with the same options; returns what the client
-/// wrote after the CONNACK and the events of the CONNACK.
-fn resume(client: &mut Client, now: Instant, connack: ConnAck) -> (Vec<Packet>, Vec<Event>) {
-    let connect = connect_packet(client, now);
-    assert_eq!(connect.clean_start, client.options().clean_start);
-    feed(client, now, Packet::ConnAck(Box::new(connack)));
-    (sent(client), events(client))
-}
-
-fn publish_of(packet: &Packet) -> &Publish {
-    match packet {
-        Packet::Publish(publish) => publish,
-        other => panic!("expected PUBLISH, got {other:?}"),
-    }
-}
-
-fn publishes(packets: &[Packet]) -> Vec<&Publish> {
-    packets
-        .iter()
-        .filter_map(|p| match p {
-            Packet::Publish(publish) => Some(publish),
-            _ => None,
-        })
-        .collect()
-}
-
-fn completed(id: PublishId, reason_code: ReasonCode) -> Event {
-    Event::PublishCompleted { id, reason_code }
-}
-
-fn messages(events: &[Event]) -> Vec<&mqtt_client_core::IncomingMessage> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(message) => Some(message),
-            _ => None,
-        })
-        .collect()
-}
-
-fn assert_protocol_error(events: &[Event]) {
-    assert!(
-        matches!(
-            events.last(),
-            Some(Event::Disconnected(DisconnectReason::ProtocolError(
-                ClientError::Protocol(_)
-            )))
-        ),
-        "{events:?}"
-    );
-}
-
-fn assert_malformed(events: &[Event], expected: DecodeError) {
-    assert_eq!(
-        events.last(),
-        Some(&Event::Disconnected(DisconnectReason::ProtocolError(
-            ClientError::Malformed(expected)
-        )))
-    );
-}
-
-/// The bytes of a v5 DISCONNECT with `code` and no properties.
-fn v5_disconnect(code: u8) -> Vec<u8> {
-    vec![0xE0, 0x01, code]
-}
 
 // ---------------------------------------------------------------------------------------------
 // CONNECT
@@ -276,7 +54,7 @@ fn connect_v31_uses_mqisdp_level_3() {
         raw(&mut client)
     };
     assert_eq!(&bytes[2..11], b"\x00\x06MQIsdp\x03");
-    feed_raw(&mut client, Instant::now(), &[0x20, 0x02, 0x00, 0x00]);
+    feed_raw(&mut client, Instant::now(), &CONNACK_V3);
     assert!(matches!(
         events(&mut client)[..],
         [Event::Connected {
@@ -322,10 +100,7 @@ fn connect_v5_properties_and_will_properties() {
     will_props.will_delay_interval = Some(30);
     will_props.message_expiry_interval = Some(600);
     will_props.content_type = Some(s("text/plain"));
-    will_props.user_properties = vec![UserProperty {
-        name: s("w"),
-        value: s("1"),
-    }];
+    will_props.user_properties = vec![user_property("w", "1")];
     let will = Will {
         topic: s("last/will"),
         payload: Bytes::from_static(b"gone"),
@@ -343,16 +118,7 @@ fn connect_v5_properties_and_will_properties() {
     opts.maximum_packet_size = 2048;
     opts.topic_alias_maximum = 5;
     opts.request_response_information = true;
-    opts.user_properties = vec![
-        UserProperty {
-            name: s("k"),
-            value: s("v"),
-        },
-        UserProperty {
-            name: s("k"),
-            value: s("v2"),
-        },
-    ];
+    opts.user_properties = vec![user_property("k", "v"), user_property("k", "v2")];
     opts.authentication_method = Some(s("SCRAM-SHA-256"));
     opts.authentication_data = Some(Bytes::from_static(b"\x01\x02"));
     let mut client = Client::new(opts);
@@ -396,9 +162,7 @@ fn connect_v5_defaults_send_only_maximum_packet_size() {
 #[test]
 fn connect_v311_password_without_username_is_refused_cleanly() {
     let t0 = Instant::now();
-    let mut opts = options(V3);
-    opts.password = Some(Bytes::from_static(b"pw"));
-    let mut client = Client::new(opts);
+    let mut client = Client::new(tuned(V3, |o| o.password = Some(Bytes::from_static(b"pw"))));
     assert!(matches!(client.connect(t0), Err(ClientError::Invalid(_))));
     assert_eq!(client.poll_transmit(), None);
     assert_eq!(
@@ -433,7 +197,7 @@ fn connect_twice_is_already_connected() {
     let mut client = Client::new(options(V3));
     client.connect(t0).unwrap();
     assert_eq!(client.connect(t0), Err(ClientError::AlreadyConnected));
-    feed_raw(&mut client, t0, &[0x20, 0x02, 0x00, 0x00]);
+    feed_raw(&mut client, t0, &CONNACK_V3);
     assert_eq!(client.connect(t0), Err(ClientError::AlreadyConnected));
 }
 
@@ -445,10 +209,8 @@ fn connect_twice_is_already_connected() {
 #[test]
 fn connack_v311_accepted_with_default_limits() {
     let t0 = Instant::now();
-    let mut client = Client::new(options(V3));
-    client.connect(t0).unwrap();
-    let _ = client.poll_transmit();
-    feed_raw(&mut client, t0, &[0x20, 0x02, 0x00, 0x00]);
+    let mut client = connecting(options(V3), t0);
+    feed_raw(&mut client, t0, &CONNACK_V3);
     let events = events(&mut client);
     let [Event::Connected {
         session_present,
@@ -474,9 +236,7 @@ fn connack_v311_accepted_with_default_limits() {
 #[test]
 fn connack_v5_server_limits() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.client_id = MqttString::new();
-    let mut client = Client::new(opts);
+    let mut client = Client::new(tuned(V5, |o| o.client_id = MqttString::new()));
     let connect = connect_packet(&mut client, t0);
     assert_eq!(connect.client_id, "");
     let mut props = ConnAckProperties::default();
@@ -518,7 +278,6 @@ fn connack_v5_server_limits() {
 /// v3 3.2.2.3 table 3.1: return codes 1..5 refuse the connection.
 #[test]
 fn connack_v311_refused_return_codes() {
-    let t0 = Instant::now();
     let expected = [
         ReasonCode::UnsupportedProtocolVersion,
         ReasonCode::ClientIdentifierNotValid,
@@ -527,18 +286,7 @@ fn connack_v311_refused_return_codes() {
         ReasonCode::NotAuthorized,
     ];
     for (code, reason) in (1u8..=5).zip(expected) {
-        let mut client = Client::new(options(V3));
-        client.connect(t0).unwrap();
-        let _ = client.poll_transmit();
-        feed_raw(&mut client, t0, &[0x20, 0x02, 0x00, code]);
-        assert_eq!(
-            events(&mut client),
-            [Event::Disconnected(DisconnectReason::Refused(reason))],
-            "return code {code}"
-        );
-        assert_eq!(client.state(), ConnectionState::Disconnected);
-        assert_eq!(client.poll_transmit(), None);
-        assert_eq!(client.poll_timeout(), None);
+        assert_connack_refuses(V3, &[0x20, 0x02, 0x00, code], reason);
     }
 }
 
@@ -546,21 +294,11 @@ fn connack_v311_refused_return_codes() {
 /// [MQTT-3.2.2-7].
 #[test]
 fn connack_v5_refused_reason_codes() {
-    let t0 = Instant::now();
     for code in [
         0x80u8, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x95, 0x97, 0x9C, 0x9D, 0x9F,
     ] {
-        let mut client = Client::new(options(V5));
-        client.connect(t0).unwrap();
-        let _ = client.poll_transmit();
-        feed_raw(&mut client, t0, &[0x20, 0x03, 0x00, code, 0x00]);
         let reason = ReasonCode::from_u8(code).unwrap();
-        assert_eq!(
-            events(&mut client),
-            [Event::Disconnected(DisconnectReason::Refused(reason))]
-        );
-        assert_eq!(client.state(), ConnectionState::Disconnected);
-        assert_eq!(client.poll_transmit(), None);
+        assert_connack_refuses(V5, &[0x20, 0x03, 0x00, code, 0x00], reason);
     }
 }
 
@@ -568,25 +306,13 @@ fn connack_v5_refused_reason_codes() {
 /// anything else is a protocol error and is not processed (no Message event).
 #[test]
 fn first_packet_other_than_connack_is_protocol_error() {
-    let t0 = Instant::now();
     for version in BOTH {
         for first in [
             server_publish("a", b"hi", QoS::AtMostOnce, None, false),
             Packet::PingResp,
             Packet::SubAck(SubAck::new(pid(1), vec![ReasonCode::Success])),
         ] {
-            let mut client = Client::new(options(version));
-            client.connect(t0).unwrap();
-            let _ = client.poll_transmit();
-            feed(&mut client, t0, first);
-            let events = events(&mut client);
-            assert_eq!(events.len(), 1, "{events:?}");
-            assert_protocol_error(&events);
-            assert_eq!(client.state(), ConnectionState::Disconnected);
-            // At most a DISCONNECT (v5) may be written.
-            for packet in sent(&mut client) {
-                assert!(matches!(packet, Packet::Disconnect(_)), "{packet:?}");
-            }
+            assert_first_packet_is_protocol_error(version, &encode(version, &first));
         }
     }
 }
@@ -595,31 +321,16 @@ fn first_packet_other_than_connack_is_protocol_error() {
 /// Present 1 closes the connection. 3.1.1 (3.2.2.2) lets the client choose; this one closes.
 #[test]
 fn session_present_on_clean_start_is_protocol_error() {
-    let t0 = Instant::now();
-    for (version, bytes) in [
-        (V3, &[0x20, 0x02, 0x01, 0x00][..]),
-        (V5, &[0x20, 0x03, 0x01, 0x00, 0x00][..]),
-    ] {
-        let mut client = Client::new(options(version));
-        client.connect(t0).unwrap();
-        let _ = client.poll_transmit();
-        feed_raw(&mut client, t0, bytes);
-        let events = events(&mut client);
-        assert_eq!(events.len(), 1, "no Connected: {events:?}");
-        assert_protocol_error(&events);
-        assert_eq!(client.state(), ConnectionState::Disconnected);
-    }
+    assert_first_packet_is_protocol_error(V3, &[0x20, 0x02, 0x01, 0x00]);
+    assert_first_packet_is_protocol_error(V5, &[0x20, 0x03, 0x01, 0x00, 0x00]);
 }
 
 /// No CONNACK within the response timeout: the connection is declared dead.
 #[test]
 fn connack_timeout() {
     let t0 = Instant::now();
-    let mut opts = options(V3);
-    opts.response_timeout = Duration::from_secs(7);
-    let mut client = Client::new(opts);
-    client.connect(t0).unwrap();
-    let _ = client.poll_transmit();
+    let opts = tuned(V3, |o| o.response_timeout = Duration::from_secs(7));
+    let mut client = connecting(opts, t0);
     assert_eq!(client.poll_timeout(), Some(at(t0, 7)));
     client.handle_timeout(at(t0, 6));
     assert_eq!(events(&mut client), []);
@@ -629,11 +340,9 @@ fn connack_timeout() {
         events(&mut client),
         [Event::Disconnected(DisconnectReason::Timeout)]
     );
-    assert_eq!(client.state(), ConnectionState::Disconnected);
-    assert_eq!(client.poll_timeout(), None);
-    assert_eq!(client.poll_transmit(), None);
+    assert_idle_disconnected(&mut client);
     // A late CONNACK on the dead connection is ignored.
-    feed_raw(&mut client, at(t0, 8), &[0x20, 0x02, 0x00, 0x00]);
+    feed_raw(&mut client, at(t0, 8), &CONNACK_V3);
     assert_eq!(events(&mut client), []);
 }
 
@@ -641,9 +350,7 @@ fn connack_timeout() {
 #[test]
 fn connack_split_across_reads() {
     let t0 = Instant::now();
-    let mut client = Client::new(options(V5));
-    client.connect(t0).unwrap();
-    let _ = client.poll_transmit();
+    let mut client = connecting(options(V5), t0);
     let mut input = BytesMut::from(&[0x20, 0x03, 0x00][..]);
     client.handle_bytes(t0, &mut input);
     assert_eq!(events(&mut client), []);
@@ -664,21 +371,19 @@ fn connack_split_across_reads() {
 fn pingreq_after_keep_alive_idle_and_pong() {
     for version in BOTH {
         let t0 = Instant::now();
-        let mut opts = options(version);
-        opts.keep_alive = 10;
-        let mut client = connected(opts, t0);
+        let mut client = connected(tuned(version, |o| o.keep_alive = 10), t0);
         assert_eq!(client.poll_timeout(), Some(at(t0, 10)));
         client.handle_timeout(at(t0, 9));
         assert_eq!(client.poll_transmit(), None);
         client.handle_timeout(at(t0, 10));
-        assert_eq!(raw(&mut client), [0xC0, 0x00]);
+        assert_eq!(raw(&mut client), PINGREQ);
         // Waiting for PINGRESP: the response timeout (default 30 s).
         assert_eq!(client.poll_timeout(), Some(at(t0, 40)));
-        feed_raw(&mut client, at(t0, 11), &[0xD0, 0x00]);
+        feed_raw(&mut client, at(t0, 11), &PINGRESP);
         assert_eq!(events(&mut client), [Event::Pong]);
         assert_eq!(client.poll_timeout(), Some(at(t0, 20)));
         client.handle_timeout(at(t0, 20));
-        assert_eq!(raw(&mut client), [0xC0, 0x00]);
+        assert_eq!(raw(&mut client), PINGREQ);
     }
 }
 
@@ -687,12 +392,8 @@ fn pingreq_after_keep_alive_idle_and_pong() {
 #[test]
 fn any_packet_sent_resets_keep_alive() {
     let t0 = Instant::now();
-    let mut opts = options(V3);
-    opts.keep_alive = 10;
-    let mut client = connected(opts, t0);
-    client
-        .publish(at(t0, 6), msg("a", b"x", QoS::AtMostOnce))
-        .unwrap();
+    let mut client = connected(tuned(V3, |o| o.keep_alive = 10), t0);
+    publish(&mut client, at(t0, 6), "a", b"x", QoS::AtMostOnce);
     assert_eq!(sent(&mut client).len(), 1);
     assert_eq!(client.poll_timeout(), Some(at(t0, 16)));
     client.handle_timeout(at(t0, 10));
@@ -702,69 +403,52 @@ fn any_packet_sent_resets_keep_alive() {
         "no PINGREQ 4 s after a PUBLISH"
     );
     // A PUBACK the client sends also counts.
-    feed(
-        &mut client,
-        at(t0, 12),
-        server_publish("a", b"x", QoS::AtLeastOnce, Some(1), false),
-    );
-    assert_eq!(raw(&mut client), [0x40, 0x02, 0x00, 0x01]);
+    let qos1 = server_publish("a", b"x", QoS::AtLeastOnce, Some(1), false);
+    assert_eq!(answer(&mut client, at(t0, 12), qos1), puback(1));
     assert_eq!(client.poll_timeout(), Some(at(t0, 22)));
     client.handle_timeout(at(t0, 16));
     assert_eq!(client.poll_transmit(), None);
     client.handle_timeout(at(t0, 22));
-    assert_eq!(raw(&mut client), [0xC0, 0x00]);
+    assert_eq!(raw(&mut client), PINGREQ);
 }
 
 /// v5 [MQTT-3.2.2-21]: the Server Keep Alive replaces the client's; 0 turns it off.
 #[test]
 fn server_keep_alive_replaces_the_clients() {
     let t0 = Instant::now();
-    let mut props = ConnAckProperties::default();
-    props.server_keep_alive = Some(5);
-    let mut client = connected_v5(options(V5), t0, props);
+    let mut client = connected_v5(options(V5), t0, |p| p.server_keep_alive = Some(5));
     assert_eq!(client.limits().keep_alive, 5);
     assert_eq!(client.poll_timeout(), Some(at(t0, 5)));
     client.handle_timeout(at(t0, 5));
-    assert_eq!(raw(&mut client), [0xC0, 0x00]);
+    assert_eq!(raw(&mut client), PINGREQ);
 
-    let mut props = ConnAckProperties::default();
-    props.server_keep_alive = Some(0);
-    let mut client = connected_v5(options(V5), t0, props);
+    let client = connected_v5(options(V5), t0, |p| p.server_keep_alive = Some(0));
     assert_eq!(client.limits().keep_alive, 0);
-    assert_eq!(client.poll_timeout(), None);
-    client.handle_timeout(at(t0, 1000));
-    assert_eq!(client.poll_transmit(), None);
+    assert_never_pings(client, t0);
 }
 
 /// Keep alive 0 turns the mechanism off (v3 3.1.2.10).
 #[test]
 fn keep_alive_zero_never_pings() {
     let t0 = Instant::now();
-    let mut opts = options(V3);
-    opts.keep_alive = 0;
-    let mut client = connected(opts, t0);
-    assert_eq!(client.poll_timeout(), None);
-    client.handle_timeout(at(t0, 100_000));
-    assert_eq!(client.poll_transmit(), None);
+    assert_never_pings(connected(tuned(V3, |o| o.keep_alive = 0), t0), t0);
 }
 
 /// 3.1.2.10: no PINGRESP within the response timeout: Disconnected(Timeout).
 #[test]
 fn no_pingresp_in_time_is_timeout() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.keep_alive = 10;
-    opts.response_timeout = Duration::from_secs(3);
+    let opts = tuned(V5, |o| {
+        o.keep_alive = 10;
+        o.response_timeout = Duration::from_secs(3);
+    });
     let mut client = connected(opts, t0);
     client.handle_timeout(at(t0, 10));
-    assert_eq!(raw(&mut client), [0xC0, 0x00]);
+    assert_eq!(raw(&mut client), PINGREQ);
     assert_eq!(client.poll_timeout(), Some(at(t0, 13)));
     // Other packets from the server are no PINGRESP.
-    feed(
-        &mut client,
-        at(t0, 11),
-        server_publish("a", b"x", QoS::AtMostOnce, None, false),
-    );
+    let qos0 = server_publish("a", b"x", QoS::AtMostOnce, None, false);
+    feed(&mut client, at(t0, 11), qos0);
     client.handle_timeout(at(t0, 12));
     assert_eq!(client.state(), ConnectionState::Connected);
     client.handle_timeout(at(t0, 13));
@@ -773,9 +457,7 @@ fn no_pingresp_in_time_is_timeout() {
         events.last(),
         Some(&Event::Disconnected(DisconnectReason::Timeout))
     );
-    assert_eq!(client.state(), ConnectionState::Disconnected);
-    assert_eq!(client.poll_timeout(), None);
-    assert_eq!(client.poll_transmit(), None);
+    assert_idle_disconnected(&mut client);
 }
 
 /// The sans-IO contract: after `handle_timeout(deadline)`, `poll_timeout` is `None` or later
@@ -789,29 +471,25 @@ fn poll_timeout_always_moves_past_now() {
         (V5, 2, 5, false),
     ] {
         let t0 = Instant::now();
-        let mut opts = options(version);
-        opts.keep_alive = keep_alive;
-        opts.response_timeout = Duration::from_secs(timeout);
-        let mut client = Client::new(opts);
-        client.connect(t0).unwrap();
-        let _ = client.poll_transmit();
+        let opts = tuned(version, |o| {
+            o.keep_alive = keep_alive;
+            o.response_timeout = Duration::from_secs(timeout);
+        });
+        let mut client = connecting(opts, t0);
         // First the CONNACK timeout, then a connection with pings.
         let deadline = client.poll_timeout().unwrap();
         client.handle_timeout(deadline);
         assert_eq!(client.poll_timeout(), None);
         client.connect(deadline).unwrap();
-        feed(
-            &mut client,
-            deadline,
-            Packet::ConnAck(Box::new(connack(false))),
-        );
+        let connack = Packet::ConnAck(Box::new(connack(false)));
+        feed(&mut client, deadline, connack);
         let _ = client.poll_transmit();
         let mut steps = 0;
         while let Some(deadline) = client.poll_timeout() {
             client.handle_timeout(deadline);
             let wrote_ping = client.poll_transmit().is_some();
             if wrote_ping && answer_pings {
-                feed_raw(&mut client, deadline, &[0xD0, 0x00]);
+                feed_raw(&mut client, deadline, &PINGRESP);
             }
             if let Some(next) = client.poll_timeout() {
                 assert!(next > deadline, "poll_timeout did not move past now");
@@ -832,28 +510,24 @@ fn poll_timeout_always_moves_past_now() {
 /// v3/v5 4.3.1: a QoS 0 PUBLISH, byte for byte; no completion event.
 #[test]
 fn publish_qos0_exact_bytes() {
-    let t0 = Instant::now();
-    for (version, expected) in [
-        (V3, &b"\x30\x07\x00\x03a/bhi"[..]),
-        (V5, &b"\x30\x08\x00\x03a/b\x00hi"[..]),
-    ] {
-        let mut client = connected(options(version), t0);
-        client
-            .publish(t0, msg("a/b", b"hi", QoS::AtMostOnce))
-            .unwrap();
+    each_version(options, |mut client, t0| {
+        publish(&mut client, t0, "a/b", b"hi", QoS::AtMostOnce);
+        let expected: &[u8] = if client.options().version == V5 {
+            b"\x30\x08\x00\x03a/b\x00hi" // property length 0
+        } else {
+            b"\x30\x07\x00\x03a/bhi"
+        };
         assert_eq!(raw(&mut client), expected);
         assert_eq!(events(&mut client), []);
         assert_eq!(client.inflight(), 0);
-    }
+    });
 }
 
 /// v5 [MQTT-4.3.2-1], [MQTT-4.3.2-2]: QoS 1 PUBLISH with DUP 0 and a packet id; PUBACK
 /// completes it [MQTT-4.3.2-3].
 #[test]
 fn publish_qos1_flow() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut client = connected(options(version), t0);
+    each_version(options, |mut client, t0| {
         let mut m = msg("a/b", b"hi", QoS::AtLeastOnce);
         m.retain = true;
         let id = client.publish(t0, m.clone()).unwrap();
@@ -862,59 +536,62 @@ fn publish_qos1_flow() {
         assert_eq!(&bytes[2..9], b"\x00\x03a/b\x00\x01");
         assert_eq!(client.inflight(), 1);
         assert_eq!(events(&mut client), []);
-        feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
-        assert_eq!(events(&mut client), [completed(id, ReasonCode::Success)]);
+        feed_raw(&mut client, t0, &puback(1));
+        assert_completed_ok(&mut client, &[id]);
         assert_eq!(client.inflight(), 0);
         assert_eq!(client.poll_transmit(), None);
         // A repeated PUBACK is ignored.
-        feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
+        feed_raw(&mut client, t0, &puback(1));
         assert_eq!(events(&mut client), []);
         assert_eq!(client.state(), ConnectionState::Connected);
-    }
+    });
 }
 
 /// v5 [MQTT-4.3.3-1]..[MQTT-4.3.3-5] (v3 [MQTT-4.3.3-1]): PUBLISH QoS 2 -> PUBREC -> PUBREL
 /// (flags 0010, same id) -> PUBCOMP -> completed. A repeated PUBREC gets PUBREL again.
 #[test]
 fn publish_qos2_flow() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut client = connected(options(version), t0);
-        let id = client
-            .publish(t0, msg("q/2", b"x", QoS::ExactlyOnce))
-            .unwrap();
+    each_version(options, |mut client, t0| {
+        let id = publish(&mut client, t0, "q/2", b"x", QoS::ExactlyOnce);
         let sent_publish = sent(&mut client);
         let p = publish_of(&sent_publish[0]);
         assert_eq!(
             (p.qos, p.dup, p.packet_id),
             (QoS::ExactlyOnce, false, Some(pid(1)))
         );
-        feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x01]);
-        assert_eq!(raw(&mut client), [0x62, 0x02, 0x00, 0x01]);
+        assert_eq!(answer_raw(&mut client, t0, &pubrec(1)), pubrel(1));
         assert_eq!(events(&mut client), [], "not complete before PUBCOMP");
         assert_eq!(client.inflight(), 1);
-        feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x01]);
-        assert_eq!(raw(&mut client), [0x62, 0x02, 0x00, 0x01], "PUBREL again");
-        feed_raw(&mut client, t0, &[0x70, 0x02, 0x00, 0x01]);
-        assert_eq!(events(&mut client), [completed(id, ReasonCode::Success)]);
+        let again = answer_raw(&mut client, t0, &pubrec(1));
+        assert_eq!(again, pubrel(1), "PUBREL again");
+        feed_raw(&mut client, t0, &pubcomp(1));
+        assert_completed_ok(&mut client, &[id]);
         assert_eq!(client.inflight(), 0);
         assert_eq!(client.poll_transmit(), None);
-    }
+    });
 }
 
-/// A PUBREC for a packet id the client has no message for gets PUBREL (v5: 0x92 Packet
-/// Identifier not found, 3.6.2.1); nothing completes and the connection stays.
+/// Acknowledgements of packet ids the client has no state for are answered with the next
+/// step of the flow; nothing completes and the connection stays:
+/// - a PUBREC for a packet id the client has no message for gets PUBREL (v5: 0x92 Packet
+///   Identifier not found, 3.6.2.1) (was `unknown_pubrec_gets_pubrel`);
+/// - v5 3.7.2.1 / [MQTT-4.3.3-11]: a PUBREL for an unknown id gets PUBCOMP (v5: 0x92 Packet
+///   Identifier not found) (was `pubrel_for_unknown_id_gets_pubcomp`).
 #[test]
-fn unknown_pubrec_gets_pubrel() {
+fn unknown_pubrec_gets_pubrel_and_unknown_pubrel_gets_pubcomp() {
     let t0 = Instant::now();
-    let mut client = connected(options(V3), t0);
-    feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x07]);
-    assert_eq!(raw(&mut client), [0x62, 0x02, 0x00, 0x07]);
-    let mut client = connected(options(V5), t0);
-    feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x07]);
-    assert_eq!(raw(&mut client), [0x62, 0x03, 0x00, 0x07, 0x92]);
-    assert_eq!(events(&mut client), []);
-    assert_eq!(client.state(), ConnectionState::Connected);
+    for (version, input, expected) in [
+        (V3, pubrec(7), pubrel(7).to_vec()),
+        (V5, pubrec(7), vec![0x62, 0x03, 0x00, 0x07, 0x92]),
+        (V3, pubrel(9), pubcomp(9).to_vec()),
+        (V5, pubrel(9), vec![0x70, 0x03, 0x00, 0x09, 0x92]),
+    ] {
+        let mut client = connected(options(version), t0);
+        let answered = answer_raw(&mut client, t0, &input);
+        assert_eq!(answered, expected, "{version:?} {input:02x?}");
+        assert_eq!(events(&mut client), []);
+        assert_eq!(client.state(), ConnectionState::Connected);
+    }
 }
 
 /// v5 [MQTT-4.3.3-4] and [MQTT-4.4.0-2]: a PUBREC with a reason code of 0x80 or more ends
@@ -923,16 +600,9 @@ fn unknown_pubrec_gets_pubrel() {
 #[test]
 fn v5_error_pubrec_and_puback_end_the_flow() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
-    let mut client = connected(opts, t0);
-    let q2 = client
-        .publish(t0, msg("a", b"x", QoS::ExactlyOnce))
-        .unwrap();
-    let q1 = client
-        .publish(t0, msg("b", b"y", QoS::AtLeastOnce))
-        .unwrap();
+    let mut client = connected(persistent(V5), t0);
+    let q2 = publish(&mut client, t0, "a", b"x", QoS::ExactlyOnce);
+    let q1 = publish(&mut client, t0, "b", b"y", QoS::AtLeastOnce);
     assert_eq!(sent(&mut client).len(), 2);
     feed_raw(&mut client, t0, &[0x50, 0x03, 0x00, 0x01, 0x80]);
     assert_eq!(
@@ -959,13 +629,11 @@ fn v5_error_pubrec_and_puback_end_the_flow() {
 fn packet_ids_unique_nonzero_and_reused_after_wrap() {
     let t0 = Instant::now();
     let mut client = connected(options(V3), t0);
-    client
-        .publish(t0, msg("held", b"", QoS::AtLeastOnce))
-        .unwrap();
+    publish(&mut client, t0, "held", b"", QoS::AtLeastOnce);
     assert_eq!(publish_of(&sent(&mut client)[0]).packet_id, Some(pid(1)));
     let mut input = BytesMut::new();
     for expected in 2..=u16::MAX {
-        client.publish(t0, msg("t", b"", QoS::AtLeastOnce)).unwrap();
+        publish(&mut client, t0, "t", b"", QoS::AtLeastOnce);
         let bytes = client.poll_transmit().unwrap();
         // 0x32, 0x05, topic "t" (3 bytes), then the packet id.
         assert_eq!(u16::from_be_bytes([bytes[5], bytes[6]]), expected);
@@ -977,7 +645,7 @@ fn packet_ids_unique_nonzero_and_reused_after_wrap() {
         ));
     }
     // Wrapped: 1 is still in flight, so 2 (completed long ago) is next.
-    client.publish(t0, msg("t", b"", QoS::ExactlyOnce)).unwrap();
+    publish(&mut client, t0, "t", b"", QoS::ExactlyOnce);
     assert_eq!(publish_of(&sent(&mut client)[0]).packet_id, Some(pid(2)));
     assert_eq!(client.inflight(), 2);
 }
@@ -987,12 +655,8 @@ fn packet_ids_unique_nonzero_and_reused_after_wrap() {
 fn packet_ids_shared_by_subscribe_and_publish() {
     let t0 = Instant::now();
     let mut client = connected(options(V5), t0);
-    let sub = client
-        .subscribe(t0, vec![(s("a"), SubscriptionOptions::default())])
-        .unwrap();
-    client
-        .publish(t0, msg("a", b"x", QoS::AtLeastOnce))
-        .unwrap();
+    let sub = subscribe(&mut client, t0, "a");
+    publish(&mut client, t0, "a", b"x", QoS::AtLeastOnce);
     let unsub = client.unsubscribe(t0, vec![s("a")]).unwrap();
     let packets = sent(&mut client);
     let publish_id = publish_of(&packets[1]).packet_id.unwrap();
@@ -1007,45 +671,29 @@ fn packet_ids_shared_by_subscribe_and_publish() {
 #[test]
 fn receive_maximum_window() {
     let t0 = Instant::now();
-    let mut props = ConnAckProperties::default();
-    props.receive_maximum = NonZeroU16::new(2);
-    let mut client = connected_v5(options(V5), t0, props);
-    let a = client
-        .publish(t0, msg("a", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    let b = client
-        .publish(t0, msg("b", b"2", QoS::ExactlyOnce))
-        .unwrap();
-    let c = client
-        .publish(t0, msg("c", b"3", QoS::AtLeastOnce))
-        .unwrap();
+    let mut client = connected_window(2, t0);
+    let a = publish(&mut client, t0, "a", b"1", QoS::AtLeastOnce);
+    let b = publish(&mut client, t0, "b", b"2", QoS::ExactlyOnce);
+    let c = publish(&mut client, t0, "c", b"3", QoS::AtLeastOnce);
     let packets = sent(&mut client);
     let ids: Vec<_> = publishes(&packets).iter().map(|p| p.packet_id).collect();
     assert_eq!(ids, [Some(pid(1)), Some(pid(2))]);
     assert_eq!((client.inflight(), client.queued()), (2, 1));
-    feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
-    assert_eq!(events(&mut client), [completed(a, ReasonCode::Success)]);
+    feed_raw(&mut client, t0, &puback(1));
+    assert_completed_ok(&mut client, &[a]);
     let packets = sent(&mut client);
     assert_eq!(publishes(&packets).len(), 1);
     assert_eq!(publish_of(&packets[0]).topic, "c");
     assert_eq!(publish_of(&packets[0]).packet_id, Some(pid(3)));
     // B counts until PUBCOMP, not PUBREC.
-    client
-        .publish(t0, msg("d", b"4", QoS::AtLeastOnce))
-        .unwrap();
-    feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x02]);
+    publish(&mut client, t0, "d", b"4", QoS::AtLeastOnce);
+    feed_raw(&mut client, t0, &pubrec(2));
     assert_eq!(sent(&mut client), [Packet::PubRel(ack(2))]);
-    feed_raw(&mut client, t0, &[0x70, 0x02, 0x00, 0x02]);
+    feed_raw(&mut client, t0, &pubcomp(2));
     let packets = sent(&mut client);
     assert_eq!(publish_of(&packets[0]).topic, "d");
-    feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x03]);
-    assert_eq!(
-        events(&mut client),
-        [
-            completed(b, ReasonCode::Success),
-            completed(c, ReasonCode::Success)
-        ]
-    );
+    feed_raw(&mut client, t0, &puback(3));
+    assert_completed_ok(&mut client, &[b, c]);
 }
 
 /// v5 [MQTT-3.3.4-8]: a full window delays only PUBLISH packets: PUBREL, PINGREQ and
@@ -1053,27 +701,26 @@ fn receive_maximum_window() {
 #[test]
 fn full_window_does_not_delay_other_packets() {
     let t0 = Instant::now();
-    let mut props = ConnAckProperties::default();
-    props.receive_maximum = NonZeroU16::new(1);
-    let mut client = connected_v5(options(V5), t0, props);
-    client
-        .publish(t0, msg("a", b"1", QoS::ExactlyOnce))
-        .unwrap();
-    client
-        .publish(t0, msg("b", b"2", QoS::AtLeastOnce))
-        .unwrap();
+    let mut client = connected_window(1, t0);
+    let [_, queued] = [("a", QoS::ExactlyOnce), ("b", QoS::AtLeastOnce)]
+        .map(|(topic, qos)| publish(&mut client, t0, topic, b"x", qos));
     assert_eq!(publishes(&sent(&mut client)).len(), 1);
-    feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x01]);
+    feed_raw(&mut client, t0, &pubrec(1));
     client.ping(t0).unwrap();
-    client
-        .subscribe(t0, vec![(s("x"), SubscriptionOptions::default())])
-        .unwrap();
+    subscribe(&mut client, t0, "x");
     let packets = sent(&mut client);
     assert_eq!(packets[0], Packet::PubRel(ack(1)));
     assert_eq!(packets[1], Packet::PingReq);
     assert!(matches!(packets[2], Packet::Subscribe(_)));
     assert_eq!(packets.len(), 3);
     assert_eq!(client.queued(), 1);
+    feed_raw(&mut client, t0, &pubcomp(1));
+    let packets = sent(&mut client);
+    assert_eq!(
+        publish_of(&packets[0]).topic,
+        "b",
+        "{queued:?} goes once the window opens"
+    );
 }
 
 /// The bounded queue: one publish more than `max_queued_publishes` is QueueFull, connected
@@ -1081,14 +728,13 @@ fn full_window_does_not_delay_other_packets() {
 #[test]
 fn queue_full() {
     let t0 = Instant::now();
-    let mut props = ConnAckProperties::default();
-    props.receive_maximum = NonZeroU16::new(1);
-    let mut opts = options(V5);
-    opts.max_queued_publishes = 2;
-    let mut client = connected_v5(opts.clone(), t0, props);
-    client.publish(t0, msg("a", b"", QoS::AtLeastOnce)).unwrap();
-    client.publish(t0, msg("b", b"", QoS::AtLeastOnce)).unwrap();
-    client.publish(t0, msg("c", b"", QoS::ExactlyOnce)).unwrap();
+    let opts = tuned(V5, |o| o.max_queued_publishes = 2);
+    let mut client = connected_v5(opts.clone(), t0, |p| {
+        p.receive_maximum = NonZeroU16::new(1);
+    });
+    publish(&mut client, t0, "a", b"", QoS::AtLeastOnce);
+    publish(&mut client, t0, "b", b"", QoS::AtLeastOnce);
+    publish(&mut client, t0, "c", b"", QoS::ExactlyOnce);
     assert_eq!(
         client.publish(t0, msg("d", b"", QoS::AtLeastOnce)),
         Err(ClientError::QueueFull)
@@ -1100,14 +746,14 @@ fn queue_full() {
     );
     assert_eq!((client.inflight(), client.queued()), (1, 2));
     let _ = sent(&mut client);
-    feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
+    feed_raw(&mut client, t0, &puback(1));
     assert_eq!(client.queued(), 1);
     assert!(client.publish(t0, msg("d", b"", QoS::AtLeastOnce)).is_ok());
 
     // Disconnected: everything waits, up to the bound.
     let mut client = Client::new(opts);
-    client.publish(t0, msg("a", b"", QoS::AtMostOnce)).unwrap();
-    client.publish(t0, msg("b", b"", QoS::AtLeastOnce)).unwrap();
+    publish(&mut client, t0, "a", b"", QoS::AtMostOnce);
+    publish(&mut client, t0, "b", b"", QoS::AtLeastOnce);
     assert_eq!(
         client.publish(t0, msg("c", b"", QoS::AtLeastOnce)),
         Err(ClientError::QueueFull)
@@ -1120,11 +766,11 @@ fn queue_full() {
 #[test]
 fn server_limits_refuse_publishes_when_connected() {
     let t0 = Instant::now();
-    let mut props = ConnAckProperties::default();
-    props.maximum_qos = Some(QoS::AtLeastOnce);
-    props.retain_available = Some(false);
-    props.maximum_packet_size = NonZeroU32::new(64);
-    let mut client = connected_v5(options(V5), t0, props);
+    let mut client = connected_v5(options(V5), t0, |p| {
+        p.maximum_qos = Some(QoS::AtLeastOnce);
+        p.retain_available = Some(false);
+        p.maximum_packet_size = NonZeroU32::new(64);
+    });
     assert_eq!(
         client.publish(t0, msg("a", b"x", QoS::ExactlyOnce)),
         Err(ClientError::QoSNotSupported)
@@ -1146,9 +792,7 @@ fn server_limits_refuse_publishes_when_connected() {
     let fits = Publish::new(s("a"), Bytes::from(vec![0u8; 58]));
     client.publish(t0, fits).unwrap();
     assert_eq!(raw(&mut client).len(), 64);
-    client
-        .publish(t0, msg("a", b"x", QoS::AtLeastOnce))
-        .unwrap();
+    publish(&mut client, t0, "a", b"x", QoS::AtLeastOnce);
     assert_eq!(publishes(&sent(&mut client)).len(), 1);
     // A SUBSCRIBE too large for the server is refused the same way.
     let filter = MqttString::try_from("f/".repeat(40)).unwrap();
@@ -1165,15 +809,11 @@ fn server_limits_refuse_publishes_when_connected() {
 fn queued_publish_over_server_limits_completes_with_reason() {
     let t0 = Instant::now();
     let mut client = Client::new(options(V5));
-    let q2 = client
-        .publish(t0, msg("a", b"x", QoS::ExactlyOnce))
-        .unwrap();
+    let q2 = publish(&mut client, t0, "a", b"x", QoS::ExactlyOnce);
     let mut retained = msg("b", b"x", QoS::AtLeastOnce);
     retained.retain = true;
     let r = client.publish(t0, retained).unwrap();
-    let ok = client
-        .publish(t0, msg("c", b"x", QoS::AtLeastOnce))
-        .unwrap();
+    let ok = publish(&mut client, t0, "c", b"x", QoS::AtLeastOnce);
     connect_packet(&mut client, t0);
     let mut ack = connack(false);
     ack.properties.maximum_qos = Some(QoS::AtLeastOnce);
@@ -1191,7 +831,7 @@ fn queued_publish_over_server_limits_completes_with_reason() {
     assert_eq!(packets.len(), 1);
     assert_eq!(publish_of(&packets[0]).topic, "c");
     assert_eq!(publish_of(&packets[0]).packet_id, Some(pid(1)));
-    feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
+    feed_raw(&mut client, t0, &puback(1));
     assert_eq!(
         client.poll_event(),
         Some(completed(ok, ReasonCode::Success))
@@ -1204,19 +844,13 @@ fn publishes_while_disconnected_are_sent_after_connack() {
     let t0 = Instant::now();
     for version in BOTH {
         let mut client = Client::new(options(version));
-        client.publish(t0, msg("a", b"0", QoS::AtMostOnce)).unwrap();
-        client
-            .publish(t0, msg("b", b"1", QoS::AtLeastOnce))
-            .unwrap();
-        client
-            .publish(t0, msg("c", b"2", QoS::ExactlyOnce))
-            .unwrap();
+        publish(&mut client, t0, "a", b"0", QoS::AtMostOnce);
+        publish(&mut client, t0, "b", b"1", QoS::AtLeastOnce);
+        publish(&mut client, t0, "c", b"2", QoS::ExactlyOnce);
         assert_eq!(client.poll_transmit(), None);
         assert_eq!(client.queued(), 3);
         connect_packet(&mut client, t0);
-        client
-            .publish(t0, msg("d", b"3", QoS::AtLeastOnce))
-            .unwrap();
+        publish(&mut client, t0, "d", b"3", QoS::AtLeastOnce);
         assert_eq!(
             client.poll_transmit(),
             None,
@@ -1246,20 +880,18 @@ fn publishes_while_disconnected_are_sent_after_connack() {
 #[test]
 fn qos0_does_not_overtake_queued_qos1() {
     let t0 = Instant::now();
-    let mut props = ConnAckProperties::default();
-    props.receive_maximum = NonZeroU16::new(1);
-    let mut client = connected_v5(options(V5), t0, props);
-    client
-        .publish(t0, msg("t", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    client
-        .publish(t0, msg("t", b"2", QoS::AtLeastOnce))
-        .unwrap();
-    client.publish(t0, msg("t", b"3", QoS::AtMostOnce)).unwrap();
+    let mut client = connected_window(1, t0);
+    for (payload, qos) in [
+        (b"1", QoS::AtLeastOnce),
+        (b"2", QoS::AtLeastOnce),
+        (b"3", QoS::AtMostOnce),
+    ] {
+        publish(&mut client, t0, "t", payload, qos);
+    }
     let first = sent(&mut client);
     assert_eq!(first.len(), 1);
     assert_eq!(publish_of(&first[0]).payload, "1");
-    feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
+    feed_raw(&mut client, t0, &puback(1));
     let rest = sent(&mut client);
     let payloads: Vec<_> = publishes(&rest).iter().map(|p| p.payload.clone()).collect();
     assert_eq!(payloads, ["2", "3"]);
@@ -1272,13 +904,9 @@ fn qos0_does_not_overtake_queued_qos1() {
 #[test]
 fn outgoing_topic_aliases() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
+    let mut opts = persistent(V5);
     opts.outgoing_topic_aliases = true;
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
-    let mut props = ConnAckProperties::default();
-    props.topic_alias_maximum = Some(2);
-    let mut client = connected_v5(opts, t0, props.clone());
+    let mut client = connected_v5(opts, t0, |p| p.topic_alias_maximum = Some(2));
     for topic in ["t/1", "t/1", "t/2", "t/3", "t/2"] {
         client
             .publish(
@@ -1287,9 +915,7 @@ fn outgoing_topic_aliases() {
             )
             .unwrap();
     }
-    client
-        .publish(t0, msg("t/1", b"q1", QoS::AtLeastOnce))
-        .unwrap();
+    publish(&mut client, t0, "t/1", b"q1", QoS::AtLeastOnce);
     let packets = sent(&mut client);
     let wire: Vec<_> = publishes(&packets)
         .iter()
@@ -1312,14 +938,12 @@ fn outgoing_topic_aliases() {
     assert_eq!(wire, expected);
 
     let mut ack = connack(true);
-    ack.properties = props.into();
+    ack.properties.topic_alias_maximum = Some(2);
     let (resent, _) = reconnect(&mut client, t0, ack);
     let p = publish_of(&resent[0]);
     assert_eq!((p.topic.as_str(), p.dup), ("t/1", true));
     assert_eq!(p.properties.topic_alias, None);
-    client
-        .publish(t0, msg("t/1", b"", QoS::AtMostOnce))
-        .unwrap();
+    publish(&mut client, t0, "t/1", b"", QoS::AtMostOnce);
     let p = sent(&mut client);
     assert_eq!(publish_of(&p[0]).topic, "t/1");
     assert_eq!(publish_of(&p[0]).properties.topic_alias, NonZeroU16::new(1));
@@ -1330,13 +954,9 @@ fn outgoing_topic_aliases() {
 #[test]
 fn outgoing_topic_aliases_off_without_server_maximum() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.outgoing_topic_aliases = true;
-    let mut client = connected(opts, t0);
+    let mut client = connected(tuned(V5, |o| o.outgoing_topic_aliases = true), t0);
     for _ in 0..2 {
-        client
-            .publish(t0, msg("t/1", b"", QoS::AtMostOnce))
-            .unwrap();
+        publish(&mut client, t0, "t/1", b"", QoS::AtMostOnce);
     }
     for packet in sent(&mut client) {
         let p = publish_of(&packet);
@@ -1349,37 +969,25 @@ fn outgoing_topic_aliases_off_without_server_maximum() {
 /// application put one in the message's properties.
 #[test]
 fn application_topic_alias_above_server_maximum_is_never_sent() {
-    let t0 = Instant::now();
-    let mut client = connected(options(V5), t0);
     let mut m = msg("t/1", b"x", QoS::AtLeastOnce);
     m.properties.topic_alias = NonZeroU16::new(1);
-    let result = client.publish(t0, m);
-    for packet in sent(&mut client) {
-        assert_eq!(
-            publish_of(&packet).properties.topic_alias,
-            None,
-            "Topic Alias sent to a server with Topic Alias Maximum 0 (publish returned {result:?})"
-        );
-    }
+    assert_never_sent(
+        m,
+        |p| p.properties.topic_alias.is_some(),
+        "Topic Alias to a server with Topic Alias Maximum 0",
+    );
 }
 
 /// v5 [MQTT-3.3.4-6]: a PUBLISH sent by a client MUST NOT contain a Subscription Identifier.
 #[test]
 fn publish_with_subscription_identifier_is_never_sent() {
-    let t0 = Instant::now();
-    let mut client = connected(options(V5), t0);
     let mut m = msg("t/1", b"x", QoS::AtMostOnce);
     m.properties.subscription_identifiers = vec![SubscriptionId::new(5).unwrap()];
-    let result = client.publish(t0, m);
-    for packet in sent(&mut client) {
-        assert!(
-            publish_of(&packet)
-                .properties
-                .subscription_identifiers
-                .is_empty(),
-            "Subscription Identifier sent in a client PUBLISH (publish returned {result:?})"
-        );
-    }
+    assert_never_sent(
+        m,
+        |p| !p.properties.subscription_identifiers.is_empty(),
+        "Subscription Identifier in a client PUBLISH",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1426,20 +1034,11 @@ fn incoming_qos0_is_zero_copy() {
 /// packet id.
 #[test]
 fn incoming_qos1_gets_puback() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut client = connected(options(version), t0);
-        feed(
-            &mut client,
-            t0,
-            server_publish("a/b", b"m", QoS::AtLeastOnce, Some(7), false),
-        );
-        assert_eq!(raw(&mut client), [0x40, 0x02, 0x00, 0x07]);
-        let events = events(&mut client);
-        let msgs = messages(&events);
-        assert_eq!(msgs.len(), 1);
-        assert_eq!((msgs[0].qos, msgs[0].ack), (QoS::AtLeastOnce, None));
-    }
+    each_version(options, |mut client, t0| {
+        let qos1 = server_publish("a/b", b"m", QoS::AtLeastOnce, Some(7), false);
+        let m = delivered(&mut client, t0, qos1, &puback(7));
+        assert_eq!((m.qos, m.ack), (QoS::AtLeastOnce, None));
+    });
 }
 
 /// v5 [MQTT-4.3.3-8], [MQTT-4.3.3-10], [MQTT-4.3.3-11], [MQTT-4.3.3-12] (v3 [MQTT-4.3.3-2]):
@@ -1447,51 +1046,14 @@ fn incoming_qos1_gets_puback() {
 /// PUBREL gets PUBCOMP; after it the id is a new message.
 #[test]
 fn incoming_qos2_exactly_once() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut client = connected(options(version), t0);
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"once", QoS::ExactlyOnce, Some(9), false),
-        );
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x09]);
-        assert_eq!(messages(&events(&mut client)).len(), 1);
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"once", QoS::ExactlyOnce, Some(9), true),
-        );
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x09]);
-        assert_eq!(events(&mut client), [], "delivered twice");
-        feed_raw(&mut client, t0, &[0x62, 0x02, 0x00, 0x09]);
-        assert_eq!(raw(&mut client), [0x70, 0x02, 0x00, 0x09]);
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"again", QoS::ExactlyOnce, Some(9), false),
-        );
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x09]);
-        let events = events(&mut client);
-        let msgs = messages(&events);
-        assert_eq!(msgs.len(), 1);
-        assert_eq!(msgs[0].payload, "again");
-    }
-}
-
-/// v5 3.7.2.1 / [MQTT-4.3.3-11]: a PUBREL for an unknown id gets PUBCOMP (v5: 0x92 Packet
-/// Identifier not found); the connection stays.
-#[test]
-fn pubrel_for_unknown_id_gets_pubcomp() {
-    let t0 = Instant::now();
-    let mut client = connected(options(V3), t0);
-    feed_raw(&mut client, t0, &[0x62, 0x02, 0x00, 0x09]);
-    assert_eq!(raw(&mut client), [0x70, 0x02, 0x00, 0x09]);
-    let mut client = connected(options(V5), t0);
-    feed_raw(&mut client, t0, &[0x62, 0x02, 0x00, 0x09]);
-    assert_eq!(raw(&mut client), [0x70, 0x03, 0x00, 0x09, 0x92]);
-    assert_eq!(client.state(), ConnectionState::Connected);
-    assert_eq!(events(&mut client), []);
+    each_version(options, |mut client, t0| {
+        let once = qos2_in("q", b"once", 9);
+        delivered(&mut client, t0, once.clone(), &pubrec(9));
+        assert_not_delivered_again(&mut client, t0, &once, &pubrec(9));
+        assert_eq!(answer_raw(&mut client, t0, &pubrel(9)), pubcomp(9));
+        let again = delivered(&mut client, t0, qos2_in("q", b"again", 9), &pubrec(9));
+        assert_eq!(again.payload, "again");
+    });
 }
 
 /// v3 [MQTT-4.1.0-1], v5 [MQTT-3.1.2-23], [MQTT-4.4.0-1]: the PUBREC state of an incoming
@@ -1499,32 +1061,15 @@ fn pubrel_for_unknown_id_gets_pubcomp() {
 /// answered.
 #[test]
 fn incoming_qos2_state_survives_reconnect() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut opts = options(version);
-        opts.clean_start = false;
-        opts.session_expiry_interval = 300; // v5: the session outlives the connection
-        let mut client = connected(opts, t0);
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"x", QoS::ExactlyOnce, Some(5), false),
-        );
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x05]);
-        assert_eq!(messages(&events(&mut client)).len(), 1);
+    each_version(persistent, |mut client, t0| {
+        let first = qos2_in("q", b"x", 5);
+        delivered(&mut client, t0, first.clone(), &pubrec(5));
         let (resent, connack_events) = reconnect(&mut client, t0, connack(true));
         assert_eq!(resent, []);
         assert!(matches!(connack_events[..], [Event::Connected { .. }]));
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"x", QoS::ExactlyOnce, Some(5), true),
-        );
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x05]);
-        assert_eq!(events(&mut client), []);
-        feed_raw(&mut client, t0, &[0x62, 0x02, 0x00, 0x05]);
-        assert_eq!(raw(&mut client), [0x70, 0x02, 0x00, 0x05]);
-    }
+        assert_not_delivered_again(&mut client, t0, &first, &pubrec(5));
+        assert_eq!(answer_raw(&mut client, t0, &pubrel(5)), pubcomp(5));
+    });
 }
 
 /// v5 [MQTT-3.3.2-10]: the client accepts aliases 1..=its Topic Alias Maximum: a PUBLISH
@@ -1532,13 +1077,9 @@ fn incoming_qos2_state_survives_reconnect() {
 #[test]
 fn inbound_topic_alias_set_use_and_replace() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.topic_alias_maximum = 2;
-    let mut client = Client::new(opts);
-    let connect = connect_packet(&mut client, t0);
+    let opts = tuned(V5, |o| o.topic_alias_maximum = 2);
+    let (mut client, connect) = connected_sending(opts, t0, connack(false));
     assert_eq!(connect.properties.topic_alias_maximum, Some(2));
-    feed(&mut client, t0, Packet::ConnAck(Box::new(connack(false))));
-    let _ = events(&mut client);
     for packet in [
         aliased_publish("long/topic/name", 1, b"1"),
         aliased_publish("", 1, b"2"),
@@ -1577,14 +1118,9 @@ fn inbound_topic_alias_set_use_and_replace() {
 #[test]
 fn inbound_unknown_topic_alias_is_protocol_error() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.topic_alias_maximum = 2;
-    let mut client = connected(opts, t0);
+    let mut client = connected(tuned(V5, |o| o.topic_alias_maximum = 2), t0);
     feed(&mut client, t0, aliased_publish("", 2, b"x"));
-    assert_eq!(raw(&mut client), v5_disconnect(0x82));
-    let events = events(&mut client);
-    assert!(messages(&events).is_empty());
-    assert_protocol_error(&events);
+    assert_protocol_error(&closed_with(&mut client, 0x82));
 }
 
 /// v5 [MQTT-3.1.2-26], [MQTT-3.1.2-27], 3.3.4: "A Topic Alias value of 0 or greater than the
@@ -1594,17 +1130,15 @@ fn inbound_unknown_topic_alias_is_protocol_error() {
 fn inbound_topic_alias_above_maximum_is_0x94() {
     let t0 = Instant::now();
     for (maximum, alias) in [(2u16, 3u16), (0, 1)] {
-        let mut opts = options(V5);
-        opts.topic_alias_maximum = maximum;
-        let mut client = connected(opts, t0);
+        let mut client = connected(tuned(V5, |o| o.topic_alias_maximum = maximum), t0);
         feed(&mut client, t0, aliased_publish("t", alias, b"x"));
-        let events = events(&mut client);
-        assert!(messages(&events).is_empty());
-        assert_eq!(client.state(), ConnectionState::Disconnected);
-        assert_eq!(
-            raw(&mut client),
-            v5_disconnect(0x94),
-            "alias {alias} with Topic Alias Maximum {maximum}"
+        let events = closed_with(&mut client, 0x94);
+        assert!(
+            matches!(
+                events.last(),
+                Some(Event::Disconnected(DisconnectReason::ProtocolError(_)))
+            ),
+            "alias {alias} with Topic Alias Maximum {maximum}: {events:?}"
         );
     }
 }
@@ -1613,18 +1147,15 @@ fn inbound_topic_alias_above_maximum_is_0x94() {
 #[test]
 fn inbound_topic_alias_zero_is_0x94() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.topic_alias_maximum = 2;
-    let mut client = connected(opts, t0);
+    let mut client = connected(tuned(V5, |o| o.topic_alias_maximum = 2), t0);
     // PUBLISH QoS 0, topic "a", properties: Topic Alias (0x23) = 0, payload "x".
     feed_raw(
         &mut client,
         t0,
         &[0x30, 0x08, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x00, b'x'],
     );
-    assert_eq!(raw(&mut client), v5_disconnect(0x94));
     assert_malformed(
-        &events(&mut client),
+        &closed_with(&mut client, 0x94),
         DecodeError::InvalidPropertyValue(PropertyId::TopicAlias),
     );
 }
@@ -1633,17 +1164,14 @@ fn inbound_topic_alias_zero_is_0x94() {
 #[test]
 fn inbound_topic_aliases_do_not_survive_reconnect() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
+    let mut opts = persistent(V5);
     opts.topic_alias_maximum = 2;
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
     let mut client = connected(opts, t0);
     feed(&mut client, t0, aliased_publish("t", 1, b"x"));
     assert_eq!(messages(&events(&mut client)).len(), 1);
     reconnect(&mut client, t0, connack(true));
     feed(&mut client, t0, aliased_publish("", 1, b"y"));
-    assert_eq!(raw(&mut client), v5_disconnect(0x82));
-    assert_protocol_error(&events(&mut client));
+    assert_protocol_error(&closed_with(&mut client, 0x82));
 }
 
 /// v5 [MQTT-3.3.4-9] and 4.9: the server sends no more than the client's Receive Maximum
@@ -1652,25 +1180,13 @@ fn inbound_topic_aliases_do_not_survive_reconnect() {
 #[test]
 fn client_receive_maximum_counts_until_pubcomp() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.receive_maximum = 2;
-    let mut client = Client::new(opts);
-    let connect = connect_packet(&mut client, t0);
+    let opts = tuned(V5, |o| o.receive_maximum = 2);
+    let (mut client, connect) = connected_sending(opts, t0, connack(false));
     assert_eq!(connect.properties.receive_maximum, NonZeroU16::new(2));
-    feed(&mut client, t0, Packet::ConnAck(Box::new(connack(false))));
-    let _ = events(&mut client);
-    for id in [1, 2] {
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"x", QoS::ExactlyOnce, Some(id), false),
-        );
+    for packet in [qos2_in("q", b"x", 1), qos2_in("q", b"x", 2)] {
+        feed(&mut client, t0, packet);
     }
-    feed(
-        &mut client,
-        t0,
-        server_publish("q", b"x", QoS::ExactlyOnce, Some(1), true),
-    );
+    feed(&mut client, t0, redelivered(&qos2_in("q", b"x", 1)));
     assert_eq!(
         sent(&mut client),
         [
@@ -1679,12 +1195,8 @@ fn client_receive_maximum_counts_until_pubcomp() {
             Packet::PubRec(ack(1))
         ]
     );
-    feed_raw(&mut client, t0, &[0x62, 0x02, 0x00, 0x01]);
-    feed(
-        &mut client,
-        t0,
-        server_publish("q", b"x", QoS::ExactlyOnce, Some(3), false),
-    );
+    feed_raw(&mut client, t0, &pubrel(1));
+    feed(&mut client, t0, qos2_in("q", b"x", 3));
     assert_eq!(
         sent(&mut client),
         [Packet::PubComp(ack(1)), Packet::PubRec(ack(3))]
@@ -1699,15 +1211,9 @@ fn client_receive_maximum_counts_until_pubcomp() {
 #[test]
 fn client_receive_maximum_exceeded_is_0x93() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.receive_maximum = 2;
-    let mut client = connected(opts, t0);
+    let mut client = connected(tuned(V5, |o| o.receive_maximum = 2), t0);
     for id in [1, 2, 3] {
-        feed(
-            &mut client,
-            t0,
-            server_publish("q", b"x", QoS::ExactlyOnce, Some(id), false),
-        );
+        feed(&mut client, t0, qos2_in("q", b"x", id));
     }
     let packets = sent(&mut client);
     assert_eq!(
@@ -1731,26 +1237,17 @@ fn client_receive_maximum_exceeded_is_0x93() {
 fn packet_larger_than_client_maximum_is_refused() {
     let t0 = Instant::now();
     for version in BOTH {
-        let mut opts = options(version);
-        opts.maximum_packet_size = 32;
-        let mut client = connected(opts, t0);
+        let mut client = connected(tuned(version, |o| o.maximum_packet_size = 32), t0);
         let mut publish = msg("t", b"", QoS::AtMostOnce);
         publish.payload = Bytes::from(vec![7u8; 100]);
         feed(&mut client, t0, Packet::Publish(publish));
-        let events = events(&mut client);
-        assert!(messages(&events).is_empty());
+        let events = closed_with(&mut client, 0x95);
         assert!(matches!(
             events.last(),
             Some(Event::Disconnected(DisconnectReason::ProtocolError(
                 ClientError::Malformed(DecodeError::PacketTooLarge { max: 32, .. })
             )))
         ));
-        let expected = if version == V5 {
-            v5_disconnect(0x95)
-        } else {
-            vec![]
-        };
-        assert_eq!(raw(&mut client), expected);
     }
 }
 
@@ -1768,7 +1265,7 @@ fn incoming_publish_split_byte_by_byte() {
         input.extend_from_slice(&[*byte]);
         client.handle_bytes(t0, &mut input);
     }
-    assert_eq!(raw(&mut client), [0x40, 0x02, 0x00, 0x03]);
+    assert_eq!(raw(&mut client), puback(3));
     assert_eq!(messages(&events(&mut client)).len(), 1);
 }
 
@@ -1776,48 +1273,35 @@ fn incoming_publish_split_byte_by_byte() {
 // Manual acknowledgement
 // ---------------------------------------------------------------------------------------------
 
-fn manual(version: ProtocolVersion) -> ConnectOptions {
-    let mut opts = options(version);
-    opts.manual_acks = true;
-    opts
-}
-
 /// With manual acks no PUBACK/PUBREC goes until `ack`; a handle acknowledges once.
 #[test]
 fn manual_acks_wait_for_the_application() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut client = connected(manual(version), t0);
-        feed(
-            &mut client,
-            t0,
-            server_publish("a", b"0", QoS::AtMostOnce, None, false),
-        );
-        feed(
-            &mut client,
-            t0,
-            server_publish("a", b"1", QoS::AtLeastOnce, Some(1), false),
-        );
-        feed(
-            &mut client,
-            t0,
-            server_publish("a", b"2", QoS::ExactlyOnce, Some(2), false),
-        );
+    each_version(manual, |mut client, t0| {
+        for (payload, qos, id) in [
+            (b"0", QoS::AtMostOnce, None),
+            (b"1", QoS::AtLeastOnce, Some(1)),
+            (b"2", QoS::ExactlyOnce, Some(2)),
+        ] {
+            feed(
+                &mut client,
+                t0,
+                server_publish("a", payload, qos, id, false),
+            );
+        }
         assert_eq!(client.poll_transmit(), None);
         let events = events(&mut client);
         let msgs = messages(&events);
         assert_eq!(msgs[0].ack, None, "QoS 0 needs no ack");
         let (h1, h2) = (msgs[1].ack.unwrap(), msgs[2].ack.unwrap());
         client.ack(t0, h1).unwrap();
-        assert_eq!(raw(&mut client), [0x40, 0x02, 0x00, 0x01]);
+        assert_eq!(raw(&mut client), puback(1));
         client.ack(t0, h2).unwrap();
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x02]);
+        assert_eq!(raw(&mut client), pubrec(2));
         assert_eq!(client.ack(t0, h1), Err(ClientError::UnknownAck));
         assert_eq!(client.ack(t0, h2), Err(ClientError::UnknownAck));
         assert_eq!(client.poll_transmit(), None);
-        feed_raw(&mut client, t0, &[0x62, 0x02, 0x00, 0x02]);
-        assert_eq!(raw(&mut client), [0x70, 0x02, 0x00, 0x02]);
-    }
+        assert_eq!(answer_raw(&mut client, t0, &pubrel(2)), pubcomp(2));
+    });
 }
 
 /// [MQTT-4.6.0-2], [MQTT-4.6.0-3]: acknowledged out of order, the PUBACKs and PUBRECs still
@@ -1866,34 +1350,17 @@ fn manual_acks_out_of_order_are_sent_in_arrival_order() {
 /// the application acks, the PUBREC goes on the new connection.
 #[test]
 fn manual_ack_qos2_across_reconnect() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut opts = manual(version);
-        opts.clean_start = false;
-        opts.session_expiry_interval = 300; // v5: the session outlives the connection
-        let mut client = connected(opts, t0);
-        feed(
-            &mut client,
-            t0,
-            server_publish("a", b"x", QoS::ExactlyOnce, Some(4), false),
-        );
-        let events1 = events(&mut client);
-        let handle = messages(&events1)[0].ack.unwrap();
-        assert_eq!(client.poll_transmit(), None);
+    each_version(persistent_manual, |mut client, t0| {
+        let first = qos2_in("a", b"x", 4);
+        let handle = delivered(&mut client, t0, first.clone(), &[]).ack.unwrap();
         let (resent, _) = reconnect(&mut client, at(t0, 1), connack(true));
         assert_eq!(resent, []);
-        feed(
-            &mut client,
-            at(t0, 1),
-            server_publish("a", b"x", QoS::ExactlyOnce, Some(4), true),
-        );
-        assert_eq!(events(&mut client), [], "delivered twice");
-        assert_eq!(client.poll_transmit(), None, "PUBREC before the ack");
+        // No PUBREC before the ack.
+        assert_not_delivered_again(&mut client, at(t0, 1), &first, &[]);
         client.ack(at(t0, 2), handle).unwrap();
-        assert_eq!(raw(&mut client), [0x50, 0x02, 0x00, 0x04]);
-        feed_raw(&mut client, at(t0, 2), &[0x62, 0x02, 0x00, 0x04]);
-        assert_eq!(raw(&mut client), [0x70, 0x02, 0x00, 0x04]);
-    }
+        assert_eq!(raw(&mut client), pubrec(4));
+        assert_eq!(answer_raw(&mut client, at(t0, 2), &pubrel(4)), pubcomp(4));
+    });
 }
 
 /// Manual acks across a reconnect, QoS 1: the server re-sends the message, which is
@@ -1901,31 +1368,17 @@ fn manual_ack_qos2_across_reconnect() {
 #[test]
 fn manual_ack_qos1_handle_of_old_connection() {
     let t0 = Instant::now();
-    let mut opts = manual(V3);
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
-    let mut client = connected(opts, t0);
-    feed(
-        &mut client,
-        t0,
-        server_publish("a", b"x", QoS::AtLeastOnce, Some(6), false),
-    );
-    let old = messages(&events(&mut client))[0].ack.unwrap();
+    let mut client = connected(persistent_manual(V3), t0);
+    let first = server_publish("a", b"x", QoS::AtLeastOnce, Some(6), false);
+    let old = delivered(&mut client, t0, first.clone(), &[]).ack.unwrap();
     reconnect(&mut client, t0, connack(true));
-    feed(
-        &mut client,
-        t0,
-        server_publish("a", b"x", QoS::AtLeastOnce, Some(6), true),
-    );
-    let events = events(&mut client);
-    let msgs = messages(&events);
-    assert_eq!(msgs.len(), 1);
-    assert!(msgs[0].dup);
-    let new = msgs[0].ack.unwrap();
+    let again = delivered(&mut client, t0, redelivered(&first), &[]);
+    assert!(again.dup);
+    let new = again.ack.unwrap();
     assert_eq!(client.ack(t0, old), Ok(()));
     assert_eq!(client.poll_transmit(), None);
     client.ack(t0, new).unwrap();
-    assert_eq!(raw(&mut client), [0x40, 0x02, 0x00, 0x06]);
+    assert_eq!(raw(&mut client), puback(6));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1938,22 +1391,11 @@ fn manual_ack_qos1_handle_of_old_connection() {
 fn subscribe_v311_exact_bytes() {
     let t0 = Instant::now();
     let mut client = connected(options(V3), t0);
-    let v5_only = SubscriptionOptions {
-        qos: QoS::ExactlyOnce,
-        no_local: true,
-        retain_as_published: true,
-        retain_handling: RetainHandling::DoNotSend,
-    };
-    let id = client
-        .subscribe(
-            t0,
-            vec![
-                (s("a/+"), SubscriptionOptions::qos(QoS::AtLeastOnce)),
-                (s("b/#"), v5_only),
-            ],
-        )
-        .unwrap();
-    assert_eq!(id, pid(1));
+    let filters = vec![
+        (s("a/+"), SubscriptionOptions::qos(QoS::AtLeastOnce)),
+        (s("b/#"), every_option(QoS::ExactlyOnce)),
+    ];
+    assert_eq!(client.subscribe(t0, filters).unwrap(), pid(1));
     assert_eq!(
         raw(&mut client),
         b"\x82\x0E\x00\x01\x00\x03a/+\x01\x00\x03b/#\x02"
@@ -1965,12 +1407,7 @@ fn subscribe_v311_exact_bytes() {
 fn subscribe_v5_options_and_subscription_identifier() {
     let t0 = Instant::now();
     let mut client = connected(options(V5), t0);
-    let opts = SubscriptionOptions {
-        qos: QoS::AtLeastOnce,
-        no_local: true,
-        retain_as_published: true,
-        retain_handling: RetainHandling::DoNotSend,
-    };
+    let opts = every_option(QoS::AtLeastOnce);
     let mut props = Properties::<SubscribeProperties>::default();
     props.subscription_identifier = SubscriptionId::new(42);
     let id = client
@@ -1982,63 +1419,54 @@ fn subscribe_v5_options_and_subscription_identifier() {
         0x2D,
         "QoS 1 | No Local | RAP | RH 2"
     );
-    let mut input = BytesMut::from(&bytes[..]);
-    let packet = Decoder::new(V5).decode(&mut input).unwrap().unwrap();
     assert_eq!(
-        packet,
-        Packet::Subscribe(Subscribe {
+        decode(V5, &bytes),
+        [Packet::Subscribe(Subscribe {
             packet_id: id,
             properties: props,
             filters: vec![(s("a/#"), opts)],
-        })
+        })]
     );
 }
 
 /// v5 [MQTT-3.9.3-1] (v3 [MQTT-3.9.3-1]): SUBACK gives one code per filter, in order.
 #[test]
 fn suback_gives_subscribed_with_codes() {
+    use ReasonCode::*;
     let t0 = Instant::now();
-    let filters = || {
-        vec![
+    for (version, suback, reason_codes) in [
+        (
+            V3,
+            &[0x90, 0x05, 0x00, 0x01, 0x00, 0x01, 0x80][..],
+            vec![Success, GrantedQoS1, UnspecifiedError],
+        ),
+        (
+            V5,
+            &[0x90, 0x06, 0x00, 0x01, 0x00, 0x02, 0x87, 0xA2][..],
+            vec![
+                GrantedQoS2,
+                NotAuthorized,
+                WildcardSubscriptionsNotSupported,
+            ],
+        ),
+    ] {
+        let mut client = connected(options(version), t0);
+        let filters = vec![
             (s("a"), SubscriptionOptions::qos(QoS::AtMostOnce)),
             (s("b"), SubscriptionOptions::qos(QoS::AtLeastOnce)),
             (s("c"), SubscriptionOptions::qos(QoS::ExactlyOnce)),
-        ]
-    };
-    let mut client = connected(options(V3), t0);
-    let id = client.subscribe(t0, filters()).unwrap();
-    let _ = client.poll_transmit();
-    feed_raw(&mut client, t0, &[0x90, 0x05, 0x00, 0x01, 0x00, 0x01, 0x80]);
-    assert_eq!(
-        events(&mut client),
-        [Event::Subscribed {
-            packet_id: id,
-            reason_codes: vec![
-                ReasonCode::Success,
-                ReasonCode::GrantedQoS1,
-                ReasonCode::UnspecifiedError
-            ],
-        }]
-    );
-    let mut client = connected(options(V5), t0);
-    let id = client.subscribe(t0, filters()).unwrap();
-    let _ = client.poll_transmit();
-    feed_raw(
-        &mut client,
-        t0,
-        &[0x90, 0x06, 0x00, 0x01, 0x00, 0x02, 0x87, 0xA2],
-    );
-    assert_eq!(
-        events(&mut client),
-        [Event::Subscribed {
-            packet_id: id,
-            reason_codes: vec![
-                ReasonCode::GrantedQoS2,
-                ReasonCode::NotAuthorized,
-                ReasonCode::WildcardSubscriptionsNotSupported
-            ],
-        }]
-    );
+        ];
+        let packet_id = client.subscribe(t0, filters).unwrap();
+        let _ = client.poll_transmit();
+        feed_raw(&mut client, t0, suback);
+        assert_eq!(
+            events(&mut client),
+            [Event::Subscribed {
+                packet_id,
+                reason_codes
+            }]
+        );
+    }
 }
 
 /// [MQTT-3.9.3-1], [MQTT-3.11.3-1]: a SUBACK with the wrong number of codes, or an
@@ -2061,25 +1489,14 @@ fn bad_suback_is_protocol_error() {
     for version in BOTH {
         for bad in bad_acks.clone() {
             let mut client = connected(options(version), t0);
-            client
-                .subscribe(
-                    t0,
-                    vec![
-                        (s("a"), SubscriptionOptions::default()),
-                        (s("b"), SubscriptionOptions::default()),
-                    ],
-                )
-                .unwrap();
+            let filters = vec![
+                (s("a"), SubscriptionOptions::default()),
+                (s("b"), SubscriptionOptions::default()),
+            ];
+            client.subscribe(t0, filters).unwrap();
             let _ = client.poll_transmit();
             feed(&mut client, t0, bad.clone());
-            let events = events(&mut client);
-            assert_protocol_error(&events);
-            let expected = if version == V5 {
-                v5_disconnect(0x82)
-            } else {
-                vec![]
-            };
-            assert_eq!(raw(&mut client), expected, "{bad:?}");
+            assert_protocol_error(&closed_with(&mut client, 0x82));
         }
     }
 }
@@ -2089,43 +1506,41 @@ fn bad_suback_is_protocol_error() {
 #[test]
 fn unsubscribe_and_unsuback() {
     let t0 = Instant::now();
-    let mut client = connected(options(V3), t0);
-    let id = client.unsubscribe(t0, vec![s("a/+"), s("b")]).unwrap();
-    assert_eq!(raw(&mut client), b"\xA2\x0A\x00\x01\x00\x03a/+\x00\x01b");
-    feed_raw(&mut client, t0, &[0xB0, 0x02, 0x00, 0x01]);
-    assert_eq!(
-        events(&mut client),
-        [Event::Unsubscribed {
-            packet_id: id,
-            reason_codes: vec![ReasonCode::Success; 2],
-        }]
-    );
-
-    let mut client = connected(options(V5), t0);
-    let id = client.unsubscribe(t0, vec![s("a/+"), s("b")]).unwrap();
-    assert_eq!(
-        sent(&mut client),
-        [Packet::Unsubscribe(Unsubscribe {
-            packet_id: id,
-            properties: Properties::default(),
-            filters: vec![s("a/+"), s("b")],
-        })]
-    );
-    feed(
-        &mut client,
-        t0,
-        Packet::UnsubAck(UnsubAck::new(
-            id,
+    for (version, unsuback, reason_codes) in [
+        (
+            V3,
+            &[0xB0, 0x02, 0x00, 0x01][..],
+            vec![ReasonCode::Success; 2],
+        ),
+        (
+            V5,
+            &[0xB0, 0x05, 0x00, 0x01, 0x00, 0x00, 0x11][..],
             vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
-        )),
-    );
-    assert_eq!(
-        events(&mut client),
-        [Event::Unsubscribed {
-            packet_id: id,
-            reason_codes: vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
-        }]
-    );
+        ),
+    ] {
+        let mut client = connected(options(version), t0);
+        let packet_id = client.unsubscribe(t0, vec![s("a/+"), s("b")]).unwrap();
+        let bytes = raw(&mut client);
+        assert_eq!(
+            decode(version, &bytes),
+            [Packet::Unsubscribe(Unsubscribe {
+                packet_id,
+                properties: Properties::default(),
+                filters: vec![s("a/+"), s("b")],
+            })]
+        );
+        if version == V3 {
+            assert_eq!(bytes, b"\xA2\x0A\x00\x01\x00\x03a/+\x00\x01b");
+        }
+        feed_raw(&mut client, t0, unsuback);
+        assert_eq!(
+            events(&mut client),
+            [Event::Unsubscribed {
+                packet_id,
+                reason_codes,
+            }]
+        );
+    }
 }
 
 /// v3 [MQTT-3.8.3-3], [MQTT-3.10.3-2] (v5 [MQTT-3.8.3-2], [MQTT-3.10.3-2]): at least one
@@ -2165,11 +1580,8 @@ fn command_errors() {
 fn subscribe_before_connack_is_sent_once() {
     let t0 = Instant::now();
     for version in BOTH {
-        let mut client = Client::new(options(version));
-        connect_packet(&mut client, t0);
-        let id = client
-            .subscribe(t0, vec![(s("a"), SubscriptionOptions::default())])
-            .unwrap();
+        let mut client = connecting(options(version), t0);
+        let id = subscribe(&mut client, t0, "a");
         let mut packets = sent(&mut client);
         feed(&mut client, t0, Packet::ConnAck(Box::new(connack(false))));
         packets.extend(sent(&mut client));
@@ -2186,23 +1598,20 @@ fn subscribe_before_connack_is_sent_once() {
 #[test]
 fn auth_method_allows_only_auth_before_connack() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.authentication_method = Some(s("SCRAM-SHA-1"));
-    opts.authentication_data = Some(Bytes::from_static(b"client-first"));
-    let mut client = Client::new(opts);
-    connect_packet(&mut client, t0);
+    let opts = tuned(V5, |o| {
+        o.authentication_method = Some(s("SCRAM-SHA-1"));
+        o.authentication_data = Some(Bytes::from_static(b"client-first"));
+    });
+    let mut client = connecting(opts, t0);
     // The server continues the exchange.
     let mut props = AuthProperties::default();
     props.authentication_method = Some(s("SCRAM-SHA-1"));
     props.authentication_data = Some(Bytes::from_static(b"server-first"));
-    feed(
-        &mut client,
-        t0,
-        Packet::Auth(Auth {
-            reason_code: ReasonCode::ContinueAuthentication,
-            properties: props.clone().into(),
-        }),
-    );
+    let continue_auth = Auth {
+        reason_code: ReasonCode::ContinueAuthentication,
+        properties: props.clone().into(),
+    };
+    feed(&mut client, t0, Packet::Auth(continue_auth.clone()));
     assert_eq!(
         events(&mut client),
         [Event::AuthChallenge {
@@ -2211,20 +1620,14 @@ fn auth_method_allows_only_auth_before_connack() {
         }]
     );
     client
-        .authenticate(t0, ReasonCode::ContinueAuthentication, props.clone().into())
+        .authenticate(t0, ReasonCode::ContinueAuthentication, props.into())
         .unwrap();
     let _ = client.subscribe(t0, vec![(s("a"), SubscriptionOptions::default())]);
     let _ = client.unsubscribe(t0, vec![s("a")]);
-    client.publish(t0, msg("a", b"x", QoS::AtMostOnce)).unwrap();
+    publish(&mut client, t0, "a", b"x", QoS::AtMostOnce);
     assert!(client.ping(t0).is_err());
     let before_connack = sent(&mut client);
-    assert_eq!(
-        before_connack.first(),
-        Some(&Packet::Auth(Auth {
-            reason_code: ReasonCode::ContinueAuthentication,
-            properties: props.into(),
-        }))
-    );
+    assert_eq!(before_connack.first(), Some(&Packet::Auth(continue_auth)));
     for packet in &before_connack {
         assert!(
             matches!(packet, Packet::Auth(_) | Packet::Disconnect(_)),
@@ -2263,27 +1666,19 @@ fn no_auth_without_authentication_method() {
 /// never its PUBLISH.
 #[test]
 fn resume_resends_publishes_with_dup_and_pubrels() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut opts = options(version);
-        opts.clean_start = false;
-        opts.session_expiry_interval = 300; // v5: the session outlives the connection
-        let mut client = connected(opts, t0);
-        let a = client
-            .publish(t0, msg("a", b"A", QoS::AtLeastOnce))
-            .unwrap();
-        let b = client
-            .publish(t0, msg("b", b"B", QoS::ExactlyOnce))
-            .unwrap();
-        let c = client
-            .publish(t0, msg("c", b"C", QoS::ExactlyOnce))
-            .unwrap();
-        let d = client
-            .publish(t0, msg("d", b"D", QoS::AtLeastOnce))
-            .unwrap();
+    each_version(persistent, |mut client, t0| {
+        let outgoing = [
+            ("a", b"A", QoS::AtLeastOnce),
+            ("b", b"B", QoS::ExactlyOnce),
+            ("c", b"C", QoS::ExactlyOnce),
+            ("d", b"D", QoS::AtLeastOnce),
+        ];
+        let ids: Vec<_> = outgoing
+            .iter()
+            .map(|&(topic, payload, qos)| publish(&mut client, t0, topic, payload, qos))
+            .collect();
         assert_eq!(publishes(&sent(&mut client)).len(), 4);
-        feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x02]);
-        assert_eq!(sent(&mut client), [Packet::PubRel(ack(2))]);
+        assert_eq!(answer_raw(&mut client, t0, &pubrec(2)), pubrel(2));
 
         let (resent, evs) = reconnect(&mut client, at(t0, 5), connack(true));
         assert!(matches!(
@@ -2294,35 +1689,24 @@ fn resume_resends_publishes_with_dup_and_pubrels() {
             }]
         ));
         let mut expected = vec![Packet::PubRel(ack(2))];
-        for (topic, payload, qos, id) in [
-            ("a", b"A", QoS::AtLeastOnce, 1),
-            ("c", b"C", QoS::ExactlyOnce, 3),
-            ("d", b"D", QoS::AtLeastOnce, 4),
-        ] {
-            let mut p = msg(topic, payload, qos);
-            p.packet_id = Some(pid(id));
-            p.dup = true;
-            expected.push(Packet::Publish(p));
+        for (id, (topic, payload, qos)) in (1..).zip(outgoing) {
+            if id != 2 {
+                let mut p = msg(topic, payload, qos);
+                p.packet_id = Some(pid(id));
+                p.dup = true;
+                expected.push(Packet::Publish(p));
+            }
         }
         assert_eq!(resent, expected);
 
-        feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x01]);
-        feed_raw(&mut client, t0, &[0x70, 0x02, 0x00, 0x02]);
-        feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x03]);
-        assert_eq!(sent(&mut client), [Packet::PubRel(ack(3))]);
-        feed_raw(&mut client, t0, &[0x70, 0x02, 0x00, 0x03]);
-        feed_raw(&mut client, t0, &[0x40, 0x02, 0x00, 0x04]);
-        assert_eq!(
-            events(&mut client),
-            [
-                completed(a, ReasonCode::Success),
-                completed(b, ReasonCode::Success),
-                completed(c, ReasonCode::Success),
-                completed(d, ReasonCode::Success),
-            ]
-        );
+        feed_raw(&mut client, t0, &puback(1));
+        feed_raw(&mut client, t0, &pubcomp(2));
+        assert_eq!(answer_raw(&mut client, t0, &pubrec(3)), pubrel(3));
+        feed_raw(&mut client, t0, &pubcomp(3));
+        feed_raw(&mut client, t0, &puback(4));
+        assert_completed_ok(&mut client, &ids);
         assert_eq!(client.inflight(), 0);
-    }
+    });
 }
 
 /// v5 [MQTT-4.3.3-6]: once PUBREL is sent the PUBLISH is never sent again, also when the
@@ -2331,23 +1715,14 @@ fn resume_resends_publishes_with_dup_and_pubrels() {
 #[test]
 fn resume_with_small_window_never_resends_released_publishes() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
-    let mut client = connected(opts, t0);
-    client
-        .publish(t0, msg("a", b"A", QoS::ExactlyOnce))
-        .unwrap();
-    client
-        .publish(t0, msg("b", b"B", QoS::ExactlyOnce))
-        .unwrap();
+    let mut client = connected(persistent(V5), t0);
+    publish(&mut client, t0, "a", b"A", QoS::ExactlyOnce);
+    publish(&mut client, t0, "b", b"B", QoS::ExactlyOnce);
     let _ = sent(&mut client);
-    feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x01]);
-    feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x02]);
-    assert_eq!(
-        sent(&mut client),
-        [Packet::PubRel(ack(1)), Packet::PubRel(ack(2))]
-    );
+    feed_raw(&mut client, t0, &pubrec(1));
+    feed_raw(&mut client, t0, &pubrec(2));
+    let pubrels = [Packet::PubRel(ack(1)), Packet::PubRel(ack(2))];
+    assert_eq!(sent(&mut client), pubrels);
     let mut ack1 = connack(true);
     ack1.properties.receive_maximum = NonZeroU16::new(1);
     let (resent, _) = reconnect(&mut client, t0, ack1);
@@ -2355,15 +1730,15 @@ fn resume_with_small_window_never_resends_released_publishes() {
         publishes(&resent).is_empty(),
         "PUBLISH re-sent after its PUBREL: {resent:?}"
     );
-    assert_eq!(resent, [Packet::PubRel(ack(1)), Packet::PubRel(ack(2))]);
+    assert_eq!(resent, pubrels);
     // The window opens: still no PUBLISH for a message in its PUBREL stage.
-    feed_raw(&mut client, t0, &[0x70, 0x02, 0x00, 0x01]);
+    feed_raw(&mut client, t0, &pubcomp(1));
     let after_pubcomp = sent(&mut client);
     assert!(
         publishes(&after_pubcomp).is_empty(),
         "PUBLISH re-sent after its PUBREL: {after_pubcomp:?}"
     );
-    feed_raw(&mut client, t0, &[0x70, 0x02, 0x00, 0x02]);
+    feed_raw(&mut client, t0, &pubcomp(2));
     assert_eq!(client.inflight(), 0);
 }
 
@@ -2371,16 +1746,9 @@ fn resume_with_small_window_never_resends_released_publishes() {
 #[test]
 fn resume_resends_pending_subscribe() {
     let t0 = Instant::now();
-    let mut opts = options(V3);
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
-    let mut client = connected(opts, t0);
-    let id = client
-        .subscribe(
-            t0,
-            vec![(s("a/#"), SubscriptionOptions::qos(QoS::AtLeastOnce))],
-        )
-        .unwrap();
+    let mut client = connected(persistent(V3), t0);
+    let filter = (s("a/#"), SubscriptionOptions::qos(QoS::AtLeastOnce));
+    let id = client.subscribe(t0, vec![filter]).unwrap();
     let first = sent(&mut client);
     let (resent, _) = reconnect(&mut client, t0, connack(true));
     assert_eq!(resent, first);
@@ -2395,71 +1763,51 @@ fn resume_resends_pending_subscribe() {
 }
 
 /// v5 [MQTT-3.2.2-5]: Session Present 0 while the client has session state: the state is
-/// discarded; the application hears SessionLost, and the messages in flight are published
-/// again as new messages (DUP 0, fresh ids). Received QoS 2 state goes too.
+/// discarded; the application hears SessionLost. The QoS 1 message in flight is published
+/// again as new (DUP 0, a fresh id); the QoS 2 message whose PUBREC came was the server's
+/// already and its PUBLISH is never sent again [MQTT-4.3.3-6]: it completes as delivered.
+/// Received QoS 2 state goes too.
 #[test]
 fn session_lost_republishes_as_new() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut opts = options(version);
-        opts.clean_start = false;
-        opts.session_expiry_interval = 300; // v5: the session outlives the connection
-        let mut client = connected(opts, t0);
-        let a = client
-            .publish(t0, msg("a", b"A", QoS::AtLeastOnce))
-            .unwrap();
-        let b = client
-            .publish(t0, msg("b", b"B", QoS::ExactlyOnce))
-            .unwrap();
-        let _ = sent(&mut client);
-        feed_raw(&mut client, t0, &[0x50, 0x02, 0x00, 0x02]);
-        let _ = sent(&mut client);
-        feed(
-            &mut client,
-            t0,
-            server_publish("in", b"x", QoS::ExactlyOnce, Some(5), false),
-        );
-        let _ = sent(&mut client);
-        let _ = events(&mut client);
+    each_version(persistent, |mut client, t0| {
+        // In flight: QoS 1 "a" unacknowledged, QoS 2 "b" released, QoS 2 id 5 received.
+        let a = publish(&mut client, t0, "a", b"A", QoS::AtLeastOnce);
+        let b = publish(&mut client, t0, "b", b"B", QoS::ExactlyOnce);
+        assert_eq!(publishes(&sent(&mut client)).len(), 2);
+        assert_eq!(answer_raw(&mut client, t0, &pubrec(2)), pubrel(2));
+        delivered(&mut client, t0, qos2_in("in", b"x", 5), &pubrec(5));
 
         let (resent, evs) = reconnect(&mut client, t0, connack(false));
-        assert!(matches!(
+        assert_eq!(
             evs[..],
             [
                 Event::Connected {
                     session_present: false,
-                    ..
+                    assigned_client_id: None,
+                    limits: client.limits().clone(),
                 },
-                Event::SessionLost { republished: 2 }
+                Event::SessionLost { republished: 1 },
+                Event::PublishCompleted {
+                    id: b,
+                    reason_code: ReasonCode::Success,
+                },
             ]
-        ));
-        let p = publishes(&resent);
-        assert_eq!(p.len(), 2);
-        assert_eq!(resent.len(), 2, "no PUBREL for the lost session");
-        assert_eq!((p[0].topic.as_str(), p[0].dup), ("a", false));
-        assert_eq!((p[1].topic.as_str(), p[1].dup), ("b", false));
-        let (ida, idb) = (p[0].packet_id.unwrap(), p[1].packet_id.unwrap());
-        assert_ne!(ida, idb);
-        // The server's new session delivers id 5 as a new message.
-        feed(
-            &mut client,
-            t0,
-            server_publish("in", b"y", QoS::ExactlyOnce, Some(5), false),
         );
+        let p = publishes(&resent);
+        assert_eq!(
+            resent.len(),
+            1,
+            "only \"a\" again; no PUBREL for the lost session"
+        );
+        assert_eq!((p[0].topic.as_str(), p[0].dup), ("a", false));
+        let ida = p[0].packet_id.unwrap();
+        // The server's new session delivers id 5 as a new message.
+        feed(&mut client, t0, qos2_in("in", b"y", 5));
         assert_eq!(sent(&mut client), [Packet::PubRec(ack(5))]);
         assert_eq!(messages(&events(&mut client)).len(), 1);
         feed(&mut client, t0, Packet::PubAck(PublishAck::new(ida)));
-        feed(&mut client, t0, Packet::PubRec(PublishAck::new(idb)));
-        assert_eq!(sent(&mut client), [Packet::PubRel(PublishAck::new(idb))]);
-        feed(&mut client, t0, Packet::PubComp(PublishAck::new(idb)));
-        assert_eq!(
-            events(&mut client),
-            [
-                completed(a, ReasonCode::Success),
-                completed(b, ReasonCode::Success)
-            ]
-        );
-    }
+        assert_completed_ok(&mut client, &[a]);
+    });
 }
 
 /// v5 3.14: the client's DISCONNECT carries its reason (0x04 asks for the will); v3 has none.
@@ -2467,14 +1815,7 @@ fn session_lost_republishes_as_new() {
 #[test]
 fn client_disconnect() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.clean_start = false;
-    opts.session_expiry_interval = 300; // v5: the session outlives the connection
-    let mut client = connected(opts, t0);
-    client
-        .publish(t0, msg("a", b"A", QoS::AtLeastOnce))
-        .unwrap();
-    let _ = sent(&mut client);
+    let mut client = with_unacked_qos1(persistent(V5), t0);
     client
         .disconnect(
             t0,
@@ -2509,25 +1850,14 @@ fn client_disconnect() {
 /// malformed: v5 DISCONNECT 0x81 (Malformed Packet), v3 close without a packet.
 #[test]
 fn malformed_publish_qos3() {
-    let t0 = Instant::now();
-    for version in BOTH {
-        let mut client = connected(options(version), t0);
+    each_version(options, |mut client, t0| {
         feed_raw(
             &mut client,
             t0,
             &[0x36, 0x07, 0x00, 0x01, b'a', 0x00, 0x01, b'h', b'i'],
         );
-        let events = events(&mut client);
-        assert!(messages(&events).is_empty());
-        assert_malformed(&events, DecodeError::InvalidQoS);
-        let expected = if version == V5 {
-            v5_disconnect(0x81)
-        } else {
-            vec![]
-        };
-        assert_eq!(raw(&mut client), expected);
-        assert_eq!(client.state(), ConnectionState::Disconnected);
-    }
+        assert_malformed(&closed_with(&mut client, 0x81), DecodeError::InvalidQoS);
+    });
 }
 
 /// 2.1.4: a remaining length of more than four bytes is malformed; so are fixed header
@@ -2558,7 +1888,7 @@ fn malformed_fixed_headers() {
         assert_malformed(&events(&mut client), error);
         assert_eq!(raw(&mut client), v5_disconnect(0x81), "{bytes:02x?}");
         // Whatever comes next is not read.
-        feed_raw(&mut client, t0, &[0xD0, 0x00]);
+        feed_raw(&mut client, t0, &PINGRESP);
         assert_eq!(events(&mut client), []);
     }
 }
@@ -2596,15 +1926,9 @@ fn unexpected_packets_from_server_are_protocol_errors() {
         for packet in unexpected {
             let mut client = connected(options(version), t0);
             feed(&mut client, t0, packet.clone());
-            let events = events(&mut client);
+            let events = closed_with(&mut client, 0x82);
             assert_protocol_error(&events);
             assert_eq!(events.len(), 1, "{packet:?}: {events:?}");
-            let expected = if version == V5 {
-                v5_disconnect(0x82)
-            } else {
-                vec![]
-            };
-            assert_eq!(raw(&mut client), expected, "{packet:?}");
         }
     }
     // v3: AUTH (type 15) does not exist: malformed.
@@ -2619,11 +1943,7 @@ fn unexpected_packets_from_server_are_protocol_errors() {
 #[test]
 fn server_disconnect_v5_with_reason_string() {
     let t0 = Instant::now();
-    let mut client = connected(options(V5), t0);
-    client
-        .publish(t0, msg("a", b"x", QoS::AtLeastOnce))
-        .unwrap();
-    let _ = sent(&mut client);
+    let mut client = with_unacked_qos1(options(V5), t0);
     let mut disconnect = Disconnect::new(ReasonCode::ServerShuttingDown);
     disconnect.properties.reason_string = Some(s("maintenance"));
     feed(&mut client, t0, Packet::Disconnect(disconnect));
@@ -2634,13 +1954,11 @@ fn server_disconnect_v5_with_reason_string() {
             Some(s("maintenance"))
         ))]
     );
-    assert_eq!(client.poll_transmit(), None);
-    assert_eq!(client.state(), ConnectionState::Disconnected);
-    assert_eq!(client.poll_timeout(), None);
+    assert_idle_disconnected(&mut client);
     assert_eq!(client.inflight(), 1);
     // Raw: DISCONNECT 0x8E without properties.
     let mut client = connected(options(V5), t0);
-    feed_raw(&mut client, t0, &[0xE0, 0x01, 0x8E]);
+    feed_raw(&mut client, t0, &v5_disconnect(0x8E));
     assert_eq!(
         events(&mut client),
         [Event::Disconnected(DisconnectReason::ByServer(
@@ -2655,20 +1973,13 @@ fn server_disconnect_v5_with_reason_string() {
 #[test]
 fn nothing_sent_after_the_clients_disconnect() {
     let t0 = Instant::now();
-    let mut opts = options(V5);
-    opts.keep_alive = 5;
-    let mut client = connected(opts, t0);
-    feed_raw(&mut client, t0, &[0x36, 0x02, 0x00, 0x01]);
-    assert_eq!(raw(&mut client), v5_disconnect(0x81));
-    feed(
-        &mut client,
-        t0,
-        server_publish("a", b"x", QoS::AtLeastOnce, Some(1), false),
-    );
+    let mut client = connected(tuned(V5, |o| o.keep_alive = 5), t0);
+    let qos3 = [0x36, 0x02, 0x00, 0x01];
+    assert_eq!(answer_raw(&mut client, t0, &qos3), v5_disconnect(0x81));
+    let qos1 = server_publish("a", b"x", QoS::AtLeastOnce, Some(1), false);
+    feed(&mut client, t0, qos1);
     client.handle_timeout(at(t0, 100));
-    client
-        .publish(t0, msg("a", b"x", QoS::AtLeastOnce))
-        .unwrap();
+    publish(&mut client, t0, "a", b"x", QoS::AtLeastOnce);
     assert!(client.ping(t0).is_err());
     assert_eq!(client.poll_transmit(), None);
     assert_eq!(client.poll_timeout(), None);
@@ -2693,18 +2004,15 @@ fn garbage_from_the_server_never_panics() {
     ];
     for round in 0..3000 {
         let version = if round % 2 == 0 { V3 } else { V5 };
-        let mut opts = options(version);
-        opts.manual_acks = round % 3 == 0;
-        opts.topic_alias_maximum = 3;
-        opts.receive_maximum = 4;
-        let mut client = Client::new(opts);
-        client.connect(t0).unwrap();
-        let _ = client.poll_transmit();
+        let opts = tuned(version, |o| {
+            o.manual_acks = round % 3 == 0;
+            o.topic_alias_maximum = 3;
+            o.receive_maximum = 4;
+        });
+        let mut client = connecting(opts, t0);
         if round % 4 != 0 {
             feed(&mut client, t0, Packet::ConnAck(Box::new(connack(false))));
-            client
-                .publish(t0, msg("a", b"x", QoS::ExactlyOnce))
-                .unwrap();
+            publish(&mut client, t0, "a", b"x", QoS::ExactlyOnce);
             let _ = client.subscribe(t0, vec![(s("a"), SubscriptionOptions::default())]);
             let _ = client.poll_transmit();
         }

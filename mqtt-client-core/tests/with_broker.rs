@@ -195,6 +195,8 @@ struct Pair {
     net: Net,
     publisher: ClientId,
     subscriber: ClientId,
+    /// What the publisher sent.
+    sent: Vec<Sent>,
 }
 
 /// A subscriber on `t/#` at QoS 2 and a publisher, both with persistent sessions
@@ -223,6 +225,81 @@ fn pair_with(
         net,
         publisher,
         subscriber,
+        sent: Vec::new(),
+    }
+}
+
+/// A pair with manual acknowledgement.
+fn manual_pair(version: ProtocolVersion) -> Pair {
+    pair_with(quiet_config(), version, |o| o.manual_acks = true)
+}
+
+/// A pair whose sessions expire 10 s after a disconnect (the broker's maximum, which also
+/// sets 3.1.1 persistent sessions; v5 clients ask for 10 s).
+fn expiring_pair(version: ProtocolVersion) -> Pair {
+    let mut config = quiet_config();
+    config.max_session_expiry = 10;
+    pair_with(config, version, |o| {
+        if o.version.is_v5() {
+            o.session_expiry_interval = 10;
+        }
+    })
+}
+
+/// A pair on a broker with a durable store (it can restart) and `config` otherwise.
+fn durable_pair(mut config: Config, version: ProtocolVersion) -> (Pair, Config) {
+    config.durable = true;
+    (pair_with(config.clone(), version, |_| {}), config)
+}
+
+impl Pair {
+    /// The publisher publishes its next message on `t/a` at `qos` (it crosses at the next
+    /// step).
+    fn send(&mut self, qos: QoS) {
+        send(&mut self.net, &mut self.sent, self.publisher, "t/a", qos);
+    }
+
+    fn clients(&self) -> [ClientId; 2] {
+        [self.publisher, self.subscriber]
+    }
+
+    fn target(&self, victim: Victim) -> ClientId {
+        match victim {
+            Victim::Publisher => self.publisher,
+            Victim::Subscriber => self.subscriber,
+        }
+    }
+
+    fn reconnect_all(&mut self) {
+        let clients = self.clients();
+        reconnect_all(&mut self.net, &clients);
+    }
+
+    /// The delivery promises for what was sent ([`verify`]) and nothing left in flight
+    /// ([`verify_quiescent`]).
+    fn verify(&self) -> Result<(), String> {
+        verify(&self.net, self.subscriber, &self.sent)
+            .and_then(|()| verify_quiescent(&self.net, &self.clients()))
+    }
+
+    /// [`Pair::verify`] and the re-sending rules on both clients' connections.
+    fn verify_with_resend_rules(&self) -> Result<(), String> {
+        self.verify()
+            .and_then(|()| self.net.check_resend_rules(self.publisher))
+            .and_then(|()| self.net.check_resend_rules(self.subscriber))
+    }
+
+    /// Sends two messages at `qoses` with the publisher's connection cut right after the
+    /// second `kind` crossed in `dir`, and runs until idle: the cut happened, and both
+    /// messages reached the subscriber before it.
+    fn send_two_cut_after_second(&mut self, qoses: [QoS; 2], dir: Dir, kind: PacketType) {
+        self.net.cut_after_kind(self.publisher, dir, kind, 2);
+        for qos in qoses {
+            self.send(qos);
+        }
+        self.net.run_until_idle();
+        assert_eq!(self.net.cuts_fired, 1);
+        assert_eq!(self.net.payloads(self.subscriber), ["p1/0", "p1/1"]);
     }
 }
 
@@ -257,34 +334,22 @@ fn cut_run(
     victim: Victim,
     k: usize,
 ) -> (bool, Result<(), String>) {
-    let Pair {
-        mut net,
-        publisher,
-        subscriber,
-    } = pair(version);
-    let target = match victim {
-        Victim::Publisher => publisher,
-        Victim::Subscriber => subscriber,
-    };
+    let mut p = pair(version);
+    let target = p.target(victim);
     if k > 0 {
-        net.cut_after(target, Dir::Either, k);
+        p.net.cut_after(target, Dir::Either, k);
     }
-    let mut sent = Vec::new();
     for _ in 0..3 {
-        send(&mut net, &mut sent, publisher, "t/a", qos);
+        p.send(qos);
     }
     if k == 0 {
-        net.drop_connection(target);
+        p.net.drop_connection(target);
     }
-    net.run_until_idle();
-    let cut = k == 0 || net.cuts_fired == 1;
-    net.advance(Duration::from_secs(5));
-    reconnect_all(&mut net, &[publisher, subscriber]);
-    let result = verify(&net, subscriber, &sent)
-        .and_then(|()| verify_quiescent(&net, &[publisher, subscriber]))
-        .and_then(|()| net.check_resend_rules(publisher))
-        .and_then(|()| net.check_resend_rules(subscriber));
-    (cut, result)
+    p.net.run_until_idle();
+    let cut = k == 0 || p.net.cuts_fired == 1;
+    p.net.advance(Duration::from_secs(5));
+    p.reconnect_all();
+    (cut, p.verify_with_resend_rules())
 }
 
 /// Cuts the victim's connection after every packet of the flows of three messages, in turn.
@@ -328,68 +393,75 @@ fn subscriber_cut_at_every_step_of_qos1_and_qos2_flows() {
     cut_at_every_step(Victim::Subscriber);
 }
 
+/// The 12 named steps of one message's flows: for QoS 1 and QoS 2, and for the publisher and
+/// the subscriber, each packet of the flow in order, in the direction it crosses on the
+/// victim's connection (the message's sender sends PUBLISH and PUBREL, its receiver PUBACK,
+/// PUBREC and PUBCOMP).
+fn named_steps() -> Vec<(QoS, Victim, Dir, PacketType)> {
+    use PacketType::{PubAck, PubComp, PubRec, PubRel, Publish};
+    let flows: [(QoS, &[PacketType]); 2] = [
+        (QoS::AtLeastOnce, &[Publish, PubAck]),
+        (QoS::ExactlyOnce, &[Publish, PubRec, PubRel, PubComp]),
+    ];
+    let mut steps = Vec::new();
+    for (qos, kinds) in flows {
+        for victim in [Victim::Publisher, Victim::Subscriber] {
+            for (i, &kind) in kinds.iter().enumerate() {
+                let from_sender = i % 2 == 0;
+                let dir = if from_sender == (victim == Victim::Publisher) {
+                    Dir::ToBroker
+                } else {
+                    Dir::ToClient
+                };
+                steps.push((qos, victim, dir, kind));
+            }
+        }
+    }
+    assert_eq!(steps.len(), 12);
+    steps
+}
+
 /// One message; the connection cut after each named step of its flow, and what must cross
 /// after the reconnect.
 #[test]
 fn named_steps_of_one_flow() {
-    use PacketType::{PubAck, PubComp, PubRec, PubRel, Publish};
-    let steps: [(QoS, Victim, Dir, PacketType); 12] = [
-        (QoS::AtLeastOnce, Victim::Publisher, Dir::ToBroker, Publish),
-        (QoS::AtLeastOnce, Victim::Publisher, Dir::ToClient, PubAck),
-        (QoS::AtLeastOnce, Victim::Subscriber, Dir::ToClient, Publish),
-        (QoS::AtLeastOnce, Victim::Subscriber, Dir::ToBroker, PubAck),
-        (QoS::ExactlyOnce, Victim::Publisher, Dir::ToBroker, Publish),
-        (QoS::ExactlyOnce, Victim::Publisher, Dir::ToClient, PubRec),
-        (QoS::ExactlyOnce, Victim::Publisher, Dir::ToBroker, PubRel),
-        (QoS::ExactlyOnce, Victim::Publisher, Dir::ToClient, PubComp),
-        (QoS::ExactlyOnce, Victim::Subscriber, Dir::ToClient, Publish),
-        (QoS::ExactlyOnce, Victim::Subscriber, Dir::ToBroker, PubRec),
-        (QoS::ExactlyOnce, Victim::Subscriber, Dir::ToClient, PubRel),
-        (QoS::ExactlyOnce, Victim::Subscriber, Dir::ToBroker, PubComp),
-    ];
+    use PacketType::{PubComp, PubRel, Publish};
     let mut failures = Vec::new();
     for version in VERSIONS {
-        for (qos, victim, dir, kind) in steps {
-            let Pair {
-                mut net,
-                publisher,
-                subscriber,
-            } = pair(version);
-            let target = if victim == Victim::Publisher {
-                publisher
-            } else {
-                subscriber
-            };
-            net.cut_after_kind(target, dir, kind, 1);
-            let mut sent = Vec::new();
-            send(&mut net, &mut sent, publisher, "t/a", qos);
-            net.run_until_idle();
+        for (qos, victim, dir, kind) in named_steps() {
+            let mut p = pair(version);
+            let target = p.target(victim);
+            p.net.cut_after_kind(target, dir, kind, 1);
+            p.send(qos);
+            p.net.run_until_idle();
             assert_eq!(
-                net.cuts_fired, 1,
+                p.net.cuts_fired, 1,
                 "{version:?} {kind:?} {dir:?} never crossed"
             );
-            let cut_at = net.trace.len();
-            net.advance(Duration::from_secs(1));
-            reconnect_all(&mut net, &[publisher, subscriber]);
+            let cut_at = p.net.trace.len();
+            p.net.advance(Duration::from_secs(1));
+            p.reconnect_all();
             let label = format!("{version:?} {qos:?}: {victim:?} cut after {kind:?} {dir:?}");
-            if let Err(err) = verify(&net, subscriber, &sent)
-                .and_then(|()| verify_quiescent(&net, &[publisher, subscriber]))
-                .and_then(|()| net.check_resend_rules(target))
-            {
+            if let Err(err) = p.verify().and_then(|()| p.net.check_resend_rules(target)) {
                 failures.push(format!("{label}:\n  {err}"));
             }
             // What crossed after the reconnect.
-            let after: Vec<_> = net.trace[cut_at..]
+            let after: Vec<_> = p.net.trace[cut_at..]
                 .iter()
                 .filter(|x| x.client == target)
                 .map(|x| (x.dir, x.kind, x.first_byte))
                 .collect();
-            let publishes_again = after
-                .iter()
-                .filter(|(d, k, _)| {
-                    *k == Some(Publish) && (*d == Dir::ToBroker) == (victim == Victim::Publisher)
-                })
-                .collect::<Vec<_>>();
+            // Packets of `kind` that crossed from the message's sender on the victim's
+            // connection: to the broker for the publisher, to the client for the subscriber.
+            let again = |kind| {
+                after
+                    .iter()
+                    .filter(move |(d, k, _)| {
+                        *k == Some(kind) && (*d == Dir::ToBroker) == (victim == Victim::Publisher)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let publishes_again = again(Publish);
             // No acknowledgement reached the sender: the PUBLISH goes again, DUP set
             // [MQTT-4.4.0-1], [MQTT-3.3.1-1].
             let expect_publish_again = kind == Publish;
@@ -407,12 +479,7 @@ fn named_steps_of_one_flow() {
             // Unless the QoS 2 flow was complete, its PUBREL crosses once after the reconnect:
             // as part of the re-sent flow, or re-sent itself on the resumed session when the
             // PUBREC had reached the sender [MQTT-4.4.0-1].
-            let pubrels_again = after
-                .iter()
-                .filter(|(d, k, _)| {
-                    *k == Some(PubRel) && (*d == Dir::ToBroker) == (victim == Victim::Publisher)
-                })
-                .count();
+            let pubrels_again = again(PubRel).len();
             let expect_pubrel_again = usize::from(qos == QoS::ExactlyOnce && kind != PubComp);
             if pubrels_again != expect_pubrel_again {
                 failures.push(format!(
@@ -432,13 +499,10 @@ fn named_steps_of_one_flow() {
 #[test]
 fn keep_alive_keeps_an_idle_connection_open_for_hours() {
     for version in VERSIONS {
-        let Pair {
-            mut net,
-            publisher,
-            subscriber,
-        } = pair(version);
-        net.advance(Duration::from_secs(5 * 3600));
-        for c in [publisher, subscriber] {
+        let mut p = pair(version);
+        p.net.advance(Duration::from_secs(5 * 3600));
+        for c in p.clients() {
+            let net = &p.net;
             assert!(
                 net.is_connected(c),
                 "{version:?}: {} disconnected",
@@ -452,13 +516,12 @@ fn keep_alive_keeps_an_idle_connection_open_for_hours() {
             assert_eq!(pings, 300, "{version:?}: PINGREQs");
             assert_eq!(pongs, pings, "{version:?}: PINGRESPs");
         }
-        assert_eq!(net.open_sockets(), 2);
+        assert_eq!(p.net.open_sockets(), 2);
         // And the connection still carries messages.
-        let mut sent = Vec::new();
-        send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
-        net.run_until_idle();
-        verify(&net, subscriber, &sent).unwrap();
-        assert_eq!(net.disconnects(publisher), vec![]);
+        p.send(QoS::ExactlyOnce);
+        p.net.run_until_idle();
+        verify(&p.net, p.subscriber, &p.sent).unwrap();
+        assert_eq!(p.net.disconnects(p.publisher), vec![]);
     }
 }
 
@@ -469,17 +532,13 @@ fn keep_alive_keeps_an_idle_connection_open_for_hours() {
 fn server_keep_alive_is_obeyed() {
     let mut config = quiet_config();
     config.max_keep_alive = Some(30);
-    let Pair {
-        mut net,
-        publisher,
-        subscriber,
-    } = pair_with(config, ProtocolVersion::V5, |o| o.keep_alive = 600);
-    assert_eq!(net.client(subscriber).limits().keep_alive, 30);
-    net.advance(Duration::from_secs(3600));
-    for c in [publisher, subscriber] {
-        assert!(net.is_connected(c));
-        assert!(net.peers[c].broker_closes.is_empty());
-        assert_eq!(net.count(c, Dir::ToBroker, PacketType::PingReq), 120);
+    let mut p = pair_with(config, ProtocolVersion::V5, |o| o.keep_alive = 600);
+    assert_eq!(p.net.client(p.subscriber).limits().keep_alive, 30);
+    p.net.advance(Duration::from_secs(3600));
+    for c in p.clients() {
+        assert!(p.net.is_connected(c));
+        assert!(p.net.peers[c].broker_closes.is_empty());
+        assert_eq!(p.net.count(c, Dir::ToBroker, PacketType::PingReq), 120);
     }
 }
 
@@ -489,14 +548,10 @@ fn server_keep_alive_is_obeyed() {
 #[test]
 fn takeover_by_a_second_instance_closes_the_first() {
     for version in VERSIONS {
-        let Pair {
-            mut net,
-            publisher,
-            subscriber,
-        } = pair_with(quiet_config(), version, |o| o.manual_acks = true);
-        let mut sent = Vec::new();
-        send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
-        net.run_until_idle();
+        let mut p = manual_pair(version);
+        p.send(QoS::ExactlyOnce);
+        p.net.run_until_idle();
+        let (net, subscriber) = (&mut p.net, p.subscriber);
         assert_eq!(net.messages(subscriber).len(), 1);
         // Another instance of the subscriber's application, same client id.
         let options = net.client(subscriber).options().clone();
@@ -522,8 +577,9 @@ fn takeover_by_a_second_instance_closes_the_first() {
         let handle = net.messages(second)[0].ack.expect("handle");
         net.ack(second, handle).unwrap();
         net.run_until_idle();
-        verify(&net, second, &sent).unwrap();
-        verify_quiescent(&net, &[publisher, second]).unwrap();
+        // The checks of the pair, with the new instance as the subscriber.
+        p.subscriber = second;
+        p.verify().unwrap();
     }
 }
 
@@ -534,15 +590,12 @@ fn takeover_by_a_second_instance_closes_the_first() {
 #[test]
 fn silently_dead_connection_is_detected_by_both_sides() {
     for version in VERSIONS {
-        let Pair {
-            mut net,
-            publisher,
-            subscriber,
-        } = pair(version);
-        net.stall(subscriber);
-        let mut sent = Vec::new();
-        send(&mut net, &mut sent, publisher, "t/a", QoS::AtLeastOnce);
-        send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
+        let mut p = pair(version);
+        let (publisher, subscriber) = (p.publisher, p.subscriber);
+        p.net.stall(subscriber);
+        p.send(QoS::AtLeastOnce);
+        p.send(QoS::ExactlyOnce);
+        let net = &mut p.net;
         net.run_until_idle();
         assert!(net.messages(subscriber).is_empty());
         // Keep alive 60: PINGREQ at 60 s (lost), response timeout 30 s; broker limit 90 s.
@@ -578,8 +631,7 @@ fn silently_dead_connection_is_detected_by_both_sides() {
         );
         assert!(net.connect(subscriber), "{version:?}: session resumed");
         net.run_until_idle();
-        verify(&net, subscriber, &sent).unwrap();
-        verify_quiescent(&net, &[publisher, subscriber]).unwrap();
+        p.verify().unwrap();
     }
 }
 
@@ -589,18 +641,15 @@ fn silently_dead_connection_is_detected_by_both_sides() {
 #[test]
 fn reconnect_takes_over_a_half_open_connection() {
     for version in VERSIONS {
-        let Pair {
-            mut net,
-            publisher,
-            subscriber,
-        } = pair_with(quiet_config(), version, |o| {
+        let mut p = pair_with(quiet_config(), version, |o| {
             o.response_timeout = Duration::from_secs(5);
         });
-        net.stall(subscriber);
-        let mut sent = Vec::new();
+        let subscriber = p.subscriber;
+        p.net.stall(subscriber);
         for qos in [QoS::ExactlyOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            send(&mut net, &mut sent, publisher, "t/a", qos);
+            p.send(qos);
         }
+        let net = &mut p.net;
         net.advance(Duration::from_secs(66));
         assert_eq!(net.disconnects(subscriber), vec![DisconnectReason::Timeout]);
         assert!(
@@ -614,72 +663,76 @@ fn reconnect_takes_over_a_half_open_connection() {
             "{version:?}"
         );
         net.run_until_idle();
-        verify(&net, subscriber, &sent).unwrap_or_else(|e| panic!("{version:?}: {e}"));
-        verify_quiescent(&net, &[publisher, subscriber]).unwrap();
-        assert_eq!(net.open_sockets(), 2);
+        p.verify().unwrap_or_else(|e| panic!("{version:?}: {e}"));
+        assert_eq!(p.net.open_sockets(), 2);
     }
 }
 
 // ---- Manual acknowledgement ----
+
+/// For each version and QoS 1 and 2: a manual-ack pair in which the publisher sent one
+/// message at that QoS and the subscriber's application has it, not acknowledged. `test` gets
+/// the pair, the QoS, a label for messages, and the kind of the acknowledgement (PUBACK or
+/// PUBREC) the subscriber has not sent yet.
+fn each_unacked_manual_delivery(test: impl Fn(Pair, QoS, &str, PacketType)) {
+    for version in VERSIONS {
+        for qos in QOSES {
+            let mut p = manual_pair(version);
+            p.send(qos);
+            p.net.run_until_idle();
+            let ack_kind = if qos == QoS::AtLeastOnce {
+                PacketType::PubAck
+            } else {
+                PacketType::PubRec
+            };
+            let label = format!("{version:?} {qos:?}");
+            assert_eq!(p.net.messages(p.subscriber).len(), 1, "{label}");
+            assert_eq!(
+                p.net.count(p.subscriber, Dir::ToBroker, ack_kind),
+                0,
+                "{label}: acked before the application"
+            );
+            test(p, qos, &label, ack_kind);
+        }
+    }
+}
 
 /// A subscriber with manual acks whose connection fails before the application acked: the
 /// QoS 1 message comes again (DUP) [MQTT-4.4.0-1]; the QoS 2 message is not delivered again
 /// ([MQTT-4.3.3-10]) and its PUBREC goes when the application acks the first delivery.
 #[test]
 fn manual_ack_connection_lost_before_ack() {
-    for version in VERSIONS {
-        for qos in QOSES {
-            let Pair {
-                mut net,
-                publisher,
-                subscriber,
-            } = pair_with(quiet_config(), version, |o| o.manual_acks = true);
-            let label = format!("{version:?} {qos:?}");
-            let mut sent = Vec::new();
-            send(&mut net, &mut sent, publisher, "t/a", qos);
-            net.run_until_idle();
-            let first = net.messages(subscriber)[0].ack.expect("manual ack handle");
-            let ack_kind = if qos == QoS::AtLeastOnce {
-                PacketType::PubAck
-            } else {
-                PacketType::PubRec
-            };
-            assert_eq!(
-                net.count(subscriber, Dir::ToBroker, ack_kind),
-                0,
-                "{label}: acked before the application"
-            );
+    each_unacked_manual_delivery(|mut p, qos, label, ack_kind| {
+        let (net, subscriber) = (&mut p.net, p.subscriber);
+        let first = net.messages(subscriber)[0].ack.expect("manual ack handle");
 
-            net.drop_connection(subscriber);
-            assert!(net.connect(subscriber), "{label}");
+        net.drop_connection(subscriber);
+        assert!(net.connect(subscriber), "{label}");
+        net.run_until_idle();
+        let messages = net.messages(subscriber).len();
+        if qos == QoS::AtLeastOnce {
+            assert_eq!(messages, 2, "{label}: the QoS 1 message again");
+            let again = net.messages(subscriber)[1];
+            assert!(again.dup, "{label}: DUP on the re-delivery");
+            let second = again.ack.expect("handle");
+            // The old connection's handle is spent: nothing goes.
+            net.ack(subscriber, first).unwrap();
             net.run_until_idle();
-            let messages = net.messages(subscriber).len();
-            if qos == QoS::AtLeastOnce {
-                assert_eq!(messages, 2, "{label}: the QoS 1 message again");
-                let again = net.messages(subscriber)[1];
-                assert!(again.dup, "{label}: DUP on the re-delivery");
-                let second = again.ack.expect("handle");
-                // The old connection's handle is spent: nothing goes.
-                net.ack(subscriber, first).unwrap();
-                net.run_until_idle();
-                assert_eq!(net.count(subscriber, Dir::ToBroker, ack_kind), 0, "{label}");
-                net.ack(subscriber, second).unwrap();
-            } else {
-                assert_eq!(messages, 1, "{label}: the QoS 2 message not again");
-                net.ack(subscriber, first).unwrap();
-            }
-            net.run_until_idle();
-            assert_eq!(net.count(subscriber, Dir::ToBroker, ack_kind), 1, "{label}");
-            // Nothing more on later connections.
-            net.drop_connection(subscriber);
-            assert!(net.connect(subscriber));
-            net.run_until_idle();
-            assert_eq!(net.messages(subscriber).len(), messages, "{label}");
-            verify(&net, subscriber, &sent).unwrap_or_else(|e| panic!("{label}: {e}"));
-            verify_quiescent(&net, &[publisher, subscriber])
-                .unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_eq!(net.count(subscriber, Dir::ToBroker, ack_kind), 0, "{label}");
+            net.ack(subscriber, second).unwrap();
+        } else {
+            assert_eq!(messages, 1, "{label}: the QoS 2 message not again");
+            net.ack(subscriber, first).unwrap();
         }
-    }
+        net.run_until_idle();
+        assert_eq!(net.count(subscriber, Dir::ToBroker, ack_kind), 1, "{label}");
+        // Nothing more on later connections.
+        net.drop_connection(subscriber);
+        assert!(net.connect(subscriber));
+        net.run_until_idle();
+        assert_eq!(net.messages(subscriber).len(), messages, "{label}");
+        p.verify().unwrap_or_else(|e| panic!("{label}: {e}"));
+    });
 }
 
 /// The subscriber's application crashes before acking (a new `Client`, none of the old
@@ -687,34 +740,23 @@ fn manual_ack_connection_lost_before_ack() {
 /// once, and completes when that one acks [MQTT-4.4.0-1].
 #[test]
 fn manual_ack_application_crash_before_ack() {
-    for version in VERSIONS {
-        for qos in QOSES {
-            let Pair {
-                mut net,
-                publisher,
-                subscriber,
-            } = pair_with(quiet_config(), version, |o| o.manual_acks = true);
-            let label = format!("{version:?} {qos:?}");
-            let mut sent = Vec::new();
-            send(&mut net, &mut sent, publisher, "t/a", qos);
-            net.run_until_idle();
-            assert_eq!(net.messages(subscriber).len(), 1);
-            net.restart_client(subscriber);
-            assert!(
-                net.connect(subscriber),
-                "{label}: the broker kept the session"
-            );
-            net.run_until_idle();
-            let messages = net.messages(subscriber);
-            assert_eq!(messages.len(), 2, "{label}: delivered to the new instance");
-            let handle = messages[1].ack.expect("handle");
-            net.ack(subscriber, handle).unwrap();
-            net.run_until_idle();
-            verify_quiescent(&net, &[publisher, subscriber])
-                .unwrap_or_else(|e| panic!("{label}: {e}"));
-            assert_eq!(net.completions(publisher).len(), 1);
-        }
-    }
+    each_unacked_manual_delivery(|mut p, _, label, _| {
+        let (net, subscriber) = (&mut p.net, p.subscriber);
+        net.restart_client(subscriber);
+        assert!(
+            net.connect(subscriber),
+            "{label}: the broker kept the session"
+        );
+        net.run_until_idle();
+        let messages = net.messages(subscriber);
+        assert_eq!(messages.len(), 2, "{label}: delivered to the new instance");
+        let handle = messages[1].ack.expect("handle");
+        net.ack(subscriber, handle).unwrap();
+        net.run_until_idle();
+        verify_quiescent(net, &[p.publisher, subscriber])
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert_eq!(net.completions(p.publisher).len(), 1);
+    });
 }
 
 // ---- Lost sessions ----
@@ -725,39 +767,34 @@ fn manual_ack_application_crash_before_ack() {
 #[test]
 fn session_lost_republishes_unacknowledged_messages() {
     for version in VERSIONS {
-        let mut config = quiet_config();
-        config.max_session_expiry = 10; // caps v5 and sets 3.1.1 persistent sessions
-        let Pair {
-            mut net,
-            publisher,
-            subscriber,
-        } = pair_with(config, version, |o| {
-            if o.version.is_v5() {
-                o.session_expiry_interval = 10;
-            }
-        });
         // Keep the subscriber's session: it stays connected (keep alive) all along.
-        let mut sent = Vec::new();
-        send(&mut net, &mut sent, publisher, "t/a", QoS::AtLeastOnce);
-        send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
-        net.drop_connection(publisher); // the PUBLISHes never reached the broker
-        net.advance(Duration::from_secs(30));
-        assert!(
-            net.broker.session_info("pub").is_none(),
-            "{version:?}: session expired"
-        );
-        assert!(!net.connect(publisher), "{version:?}: Session Present 0");
-        net.run_until_idle();
-        assert!(
-            net.peers[publisher]
-                .events
-                .contains(&Event::SessionLost { republished: 2 }),
-            "{version:?}: {:?}",
-            net.peers[publisher].events
-        );
-        verify(&net, subscriber, &sent).unwrap_or_else(|e| panic!("{version:?}: {e}"));
-        verify_quiescent(&net, &[publisher, subscriber]).unwrap();
+        let mut p = expiring_pair(version);
+        p.send(QoS::AtLeastOnce);
+        p.send(QoS::ExactlyOnce);
+        p.net.drop_connection(p.publisher); // the PUBLISHes never reached the broker
+        assert_session_lost(&mut p, version);
+        p.verify().unwrap_or_else(|e| panic!("{version:?}: {e}"));
     }
+}
+
+/// The publisher, away for 30 s, finds its session gone: Session Present 0 and
+/// `SessionLost` with its two messages republished.
+fn assert_session_lost(p: &mut Pair, version: ProtocolVersion) {
+    let (net, publisher) = (&mut p.net, p.publisher);
+    net.advance(Duration::from_secs(30));
+    assert!(
+        net.broker.session_info("pub").is_none(),
+        "{version:?}: session expired"
+    );
+    assert!(!net.connect(publisher), "{version:?}: Session Present 0");
+    net.run_until_idle();
+    assert!(
+        net.peers[publisher]
+            .events
+            .contains(&Event::SessionLost { republished: 2 }),
+        "{version:?}: {:?}",
+        net.peers[publisher].events
+    );
 }
 
 /// As above, but the PUBLISHes reached the broker (and the subscriber) before the
@@ -767,42 +804,25 @@ fn session_lost_republishes_unacknowledged_messages() {
 #[test]
 fn session_lost_after_the_broker_took_the_messages() {
     for version in VERSIONS {
-        let mut config = quiet_config();
-        config.max_session_expiry = 10;
-        let Pair {
-            mut net,
-            publisher,
-            subscriber,
-        } = pair_with(config, version, |o| {
-            if o.version.is_v5() {
-                o.session_expiry_interval = 10;
-            }
-        });
-        net.cut_after_kind(publisher, Dir::ToBroker, PacketType::Publish, 2);
-        let mut sent = Vec::new();
-        send(&mut net, &mut sent, publisher, "t/a", QoS::AtLeastOnce);
-        send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
-        net.run_until_idle();
-        assert_eq!(net.cuts_fired, 1);
-        assert_eq!(net.payloads(subscriber), ["p1/0", "p1/1"]);
-        net.advance(Duration::from_secs(30));
-        assert!(!net.connect(publisher), "{version:?}: Session Present 0");
-        net.run_until_idle();
-        assert!(net.peers[publisher]
-            .events
-            .contains(&Event::SessionLost { republished: 2 }));
+        let mut p = expiring_pair(version);
+        p.send_two_cut_after_second(
+            [QoS::AtLeastOnce, QoS::ExactlyOnce],
+            Dir::ToBroker,
+            PacketType::Publish,
+        );
+        assert_session_lost(&mut p, version);
         assert_eq!(
-            net.payloads(subscriber),
+            p.net.payloads(p.subscriber),
             ["p1/0", "p1/1", "p1/0", "p1/1"],
             "{version:?}"
         );
-        let ids: Vec<PublishId> = net.completions(publisher).iter().map(|c| c.0).collect();
+        let ids: Vec<PublishId> = p.net.completions(p.publisher).iter().map(|c| c.0).collect();
         assert_eq!(
             ids,
-            [sent[0].id, sent[1].id],
+            [p.sent[0].id, p.sent[1].id],
             "{version:?}: each completed once"
         );
-        verify_quiescent(&net, &[publisher, subscriber]).unwrap();
+        verify_quiescent(&p.net, &p.clients()).unwrap();
     }
 }
 
@@ -816,29 +836,19 @@ fn broker_restart_mid_flow_keeps_every_promise() {
     for version in VERSIONS {
         for qos in QOSES {
             for k in 1..=6 {
-                let mut config = quiet_config();
-                config.durable = true;
-                let Pair {
-                    mut net,
-                    publisher,
-                    subscriber,
-                } = pair_with(config.clone(), version, |_| {});
-                let mut sent = Vec::new();
+                let (mut p, config) = durable_pair(quiet_config(), version);
                 for _ in 0..3 {
-                    send(&mut net, &mut sent, publisher, "t/a", qos);
+                    p.send(qos);
                 }
                 // Restart after the k-th step of the network.
                 for _ in 0..k {
-                    net.step();
+                    p.net.step();
                 }
-                net.restart_broker(config.clone());
-                net.advance(Duration::from_secs(1));
-                reconnect_all(&mut net, &[publisher, subscriber]);
+                p.net.restart_broker(config);
+                p.net.advance(Duration::from_secs(1));
+                p.reconnect_all();
                 let label = format!("{version:?} {qos:?} restart after step {k}");
-                verify(&net, subscriber, &sent).unwrap_or_else(|e| panic!("{label}: {e}"));
-                verify_quiescent(&net, &[publisher, subscriber])
-                    .and_then(|()| net.check_resend_rules(publisher))
-                    .and_then(|()| net.check_resend_rules(subscriber))
+                p.verify_with_resend_rules()
                     .unwrap_or_else(|e| panic!("{label}: {e}"));
             }
         }
@@ -853,36 +863,30 @@ fn broker_restart_mid_flow_keeps_every_promise() {
 #[test]
 fn smaller_receive_maximum_after_restart_never_resends_a_released_publish() {
     let mut config = quiet_config();
-    config.durable = true;
     config.receive_maximum = 2;
-    let Pair {
-        mut net,
-        publisher,
-        subscriber,
-    } = pair_with(config.clone(), ProtocolVersion::V5, |_| {});
-    net.cut_after_kind(publisher, Dir::ToClient, PacketType::PubRec, 2);
-    let mut sent = Vec::new();
-    send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
-    send(&mut net, &mut sent, publisher, "t/a", QoS::ExactlyOnce);
-    net.run_until_idle();
-    assert_eq!(net.cuts_fired, 1);
-    assert_eq!(net.payloads(subscriber), ["p1/0", "p1/1"]);
-    let publishes = net.count(publisher, Dir::ToBroker, PacketType::Publish);
+    let (mut p, mut config) = durable_pair(config, ProtocolVersion::V5);
+    p.send_two_cut_after_second(
+        [QoS::ExactlyOnce, QoS::ExactlyOnce],
+        Dir::ToClient,
+        PacketType::PubRec,
+    );
+    let publisher = p.publisher;
+    let publishes = p.net.count(publisher, Dir::ToBroker, PacketType::Publish);
     config.receive_maximum = 1;
-    net.restart_broker(config);
-    reconnect_all(&mut net, &[publisher, subscriber]);
+    p.net.restart_broker(config);
+    p.reconnect_all();
     assert_eq!(
-        net.count(publisher, Dir::ToBroker, PacketType::Publish),
+        p.net.count(publisher, Dir::ToBroker, PacketType::Publish),
         publishes,
         "PUBLISH sent again after its PUBREL: {:?}",
-        net.trace
+        p.net
+            .trace
             .iter()
             .filter(|x| x.client == publisher)
             .map(|x| (x.dir, x.kind))
             .collect::<Vec<_>>()
     );
-    verify(&net, subscriber, &sent).unwrap();
-    verify_quiescent(&net, &[publisher, subscriber]).unwrap();
+    p.verify().unwrap();
 }
 
 // ---- Random faults ----
@@ -964,41 +968,23 @@ struct World {
     ops: Vec<Op>,
 }
 
-fn world() -> impl Strategy<Value = World> {
-    (
-        any::<[bool; 3]>(),
-        1..=2usize,
-        prop::sample::select(vec![1u16, 2, 100]),
-        any::<bool>(),
-        prop::sample::select(vec![1u16, 3, u16::MAX]),
-        prop::sample::select(vec![1u16, 2, u16::MAX]),
-        any::<bool>(),
-        prop::sample::select(vec![Acks::Auto, Acks::ManualAtOnce, Acks::ManualDeferred]),
-        prop::collection::vec(op(), 1..60),
-    )
-        .prop_map(
-            |(
-                v5,
-                publishers,
-                max_inflight,
-                durable,
-                receive_maximum,
-                broker_receive_maximum,
-                topic_aliases,
-                acks,
-                ops,
-            )| World {
-                v5,
-                publishers,
-                max_inflight,
-                durable,
-                receive_maximum,
-                broker_receive_maximum,
-                topic_aliases,
-                acks,
-                ops,
-            },
-        )
+prop_compose! {
+    fn world()(
+        v5 in any::<[bool; 3]>(),
+        publishers in 1..=2usize,
+        max_inflight in prop::sample::select(vec![1u16, 2, 100]),
+        durable in any::<bool>(),
+        receive_maximum in prop::sample::select(vec![1u16, 3, u16::MAX]),
+        broker_receive_maximum in prop::sample::select(vec![1u16, 2, u16::MAX]),
+        topic_aliases in any::<bool>(),
+        acks in prop::sample::select(vec![Acks::Auto, Acks::ManualAtOnce, Acks::ManualDeferred]),
+        ops in prop::collection::vec(op(), 1..60),
+    ) -> World {
+        World {
+            v5, publishers, max_inflight, durable, receive_maximum,
+            broker_receive_maximum, topic_aliases, acks, ops,
+        }
+    }
 }
 
 fn version(v5: bool) -> ProtocolVersion {
