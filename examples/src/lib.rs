@@ -1,2 +1,8 @@
-//! Shared tokio adapter code for the `broker`, `pub` and `sub` examples (to come).
+//! Tokio adapters around the sans-IO cores: the broker server (used by
+//! `cargo run --release --example broker`), and, to come, the client behind `pub` and `sub`.
+//!
+//! The adapters move bytes and pass the time; every protocol rule stays in
+//! [`mqtt_broker_core`] (and `mqtt_client_core`).
 #![forbid(unsafe_code)]
+
+pub mod broker;

@@ -1,0 +1,329 @@
+//! The broker server: TCP listeners around one [`mqtt_broker_core::Broker`].
+//!
+//! One task owns the broker core and is the only one to touch it: no lock, nothing held
+//! across an await. Each connection has a reader task (socket -> core) and a writer task
+//! (core -> socket). The core task pulls a connection's bytes only when its writer is idle,
+//! so a slow reader at the other end never stalls anyone else: its messages wait in its
+//! session queue, under the core's limits.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_broker_core::{Broker, CloseReason, Config, ConnectionHandle, Event};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// How much a reader asks the socket for at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Commands queued for the core task; a full queue slows the readers down.
+const CORE_QUEUE: usize = 1024;
+
+/// What connection tasks tell the core task.
+enum Command {
+    Opened {
+        addr: SocketAddr,
+        writer: mpsc::Sender<Write>,
+        reply: oneshot::Sender<ConnectionHandle>,
+    },
+    Read(ConnectionHandle, BytesMut),
+    /// The socket is gone (end of stream or error).
+    Closed(ConnectionHandle),
+    /// The writer finished its last buffer.
+    Written(ConnectionHandle),
+    /// Stop: close every connection and return.
+    Shutdown,
+}
+
+/// What the core task tells a writer.
+enum Write {
+    Bytes(Bytes),
+    /// Flush what was sent before, then close the socket.
+    Close,
+}
+
+struct Peer {
+    addr: SocketAddr,
+    writer: mpsc::Sender<Write>,
+    /// A buffer is with the writer.
+    writing: bool,
+    /// The core decided to close: the last bytes go, then `Write::Close`.
+    closing: bool,
+    /// Bytes read that do not make a whole packet yet.
+    input: BytesMut,
+}
+
+/// Serves MQTT on `listener` until `shutdown` completes, then closes every connection
+/// (v5 clients get DISCONNECT 0x8B, wills are published) and returns.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (commands, inbox) = mpsc::channel(CORE_QUEUE);
+    let core = tokio::spawn(run_core(Broker::new(config, Instant::now()), inbox));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    tokio::spawn(connection(stream, addr, commands.clone()));
+                }
+                Err(err) => tracing::warn!("accept failed: {err}"),
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = commands.send(Command::Shutdown).await;
+    core.await.map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+/// One connection: registers with the core, then runs its reader here and its writer in
+/// a task of its own.
+async fn connection(stream: TcpStream, addr: SocketAddr, commands: mpsc::Sender<Command>) {
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let (writer, writes) = mpsc::channel(2);
+    let (reply, handle) = oneshot::channel();
+    if commands
+        .send(Command::Opened {
+            addr,
+            writer,
+            reply,
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Ok(handle) = handle.await else {
+        return;
+    };
+    tokio::spawn(writer_task(handle, write, writes, commands.clone()));
+    reader_task(handle, read, commands).await;
+}
+
+async fn reader_task(
+    handle: ConnectionHandle,
+    mut read: OwnedReadHalf,
+    commands: mpsc::Sender<Command>,
+) {
+    loop {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        match read.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if commands.send(Command::Read(handle, buf)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = commands.send(Command::Closed(handle)).await;
+}
+
+async fn writer_task(
+    handle: ConnectionHandle,
+    mut write: OwnedWriteHalf,
+    mut writes: mpsc::Receiver<Write>,
+    commands: mpsc::Sender<Command>,
+) {
+    while let Some(message) = writes.recv().await {
+        match message {
+            Write::Bytes(bytes) => {
+                if write.write_all(&bytes).await.is_err() {
+                    let _ = commands.send(Command::Closed(handle)).await;
+                    return;
+                }
+                if commands.send(Command::Written(handle)).await.is_err() {
+                    return;
+                }
+            }
+            Write::Close => {
+                let _ = write.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+/// The core task: the only owner of the broker.
+async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>) {
+    let mut peers: HashMap<ConnectionHandle, Peer> = HashMap::new();
+    loop {
+        let deadline = broker.poll_timeout();
+        let command = tokio::select! {
+            command = inbox.recv() => command,
+            () = sleep_until(deadline) => {
+                broker.handle_timeout(Instant::now());
+                drain(&mut broker, &mut peers);
+                continue;
+            }
+        };
+        let Some(command) = command else {
+            return;
+        };
+        let now = Instant::now();
+        match command {
+            Command::Opened {
+                addr,
+                writer,
+                reply,
+            } => {
+                let handle = broker.handle_connection_opened(now);
+                peers.insert(
+                    handle,
+                    Peer {
+                        addr,
+                        writer,
+                        writing: false,
+                        closing: false,
+                        input: BytesMut::new(),
+                    },
+                );
+                tracing::debug!(%addr, "connection opened");
+                let _ = reply.send(handle);
+            }
+            Command::Read(handle, bytes) => {
+                if let Some(peer) = peers.get_mut(&handle) {
+                    if peer.input.is_empty() {
+                        peer.input = bytes;
+                    } else {
+                        peer.input.extend_from_slice(&bytes);
+                    }
+                    broker.handle_read(now, handle, &mut peer.input);
+                }
+            }
+            Command::Closed(handle) => {
+                if let Some(peer) = peers.remove(&handle) {
+                    tracing::debug!(addr = %peer.addr, "connection closed by the network");
+                    broker.handle_closed(now, handle);
+                }
+            }
+            Command::Written(handle) => {
+                if let Some(peer) = peers.get_mut(&handle) {
+                    peer.writing = false;
+                    send_next(&mut broker, now, handle, peer);
+                }
+            }
+            Command::Shutdown => {
+                broker.shutdown(now);
+                drain(&mut broker, &mut peers);
+                return finish_writes(&mut broker, &mut peers, &mut inbox).await;
+            }
+        }
+        drain(&mut broker, &mut peers);
+    }
+}
+
+/// After the shutdown: lets the writers send the last bytes (DISCONNECTs) for up to two
+/// seconds.
+async fn finish_writes(
+    broker: &mut Broker,
+    peers: &mut HashMap<ConnectionHandle, Peer>,
+    inbox: &mut mpsc::Receiver<Command>,
+) {
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !peers.is_empty() {
+        let command = tokio::select! {
+            command = inbox.recv() => command,
+            () = tokio::time::sleep_until(until) => return,
+        };
+        let now = Instant::now();
+        match command {
+            Some(Command::Written(handle)) => {
+                if let Some(peer) = peers.get_mut(&handle) {
+                    peer.writing = false;
+                    send_next(broker, now, handle, peer);
+                }
+            }
+            Some(Command::Closed(handle)) => {
+                if peers.remove(&handle).is_some() {
+                    broker.handle_closed(now, handle);
+                }
+            }
+            Some(_) => {}
+            None => return,
+        }
+        drain(broker, peers);
+    }
+}
+
+/// Handles every broker output (the sans-IO rule: drain after each input).
+fn drain(broker: &mut Broker, peers: &mut HashMap<ConnectionHandle, Peer>) {
+    let now = Instant::now();
+    while let Some(event) = broker.poll_event() {
+        match event {
+            Event::Transmit(handle) => {
+                if let Some(peer) = peers.get_mut(&handle) {
+                    send_next(broker, now, handle, peer);
+                }
+            }
+            Event::Close { connection, reason } => {
+                if let Some(peer) = peers.get_mut(&connection) {
+                    log_close(peer.addr, reason);
+                    peer.closing = true;
+                    send_next(broker, now, connection, peer);
+                }
+            }
+            Event::Connected {
+                connection,
+                client_id,
+                session_present,
+            } => {
+                let addr = peers.get(&connection).map(|p| p.addr);
+                tracing::info!(?addr, %client_id, session_present, "client connected");
+            }
+            // No durable store yet: records are not kept.
+            Event::Persist { seq, .. } => broker.handle_stored(seq),
+            _ => {}
+        }
+    }
+    // Connections closing with nothing left to write are done.
+    let done: Vec<ConnectionHandle> = peers
+        .iter()
+        .filter(|(_, p)| p.closing && !p.writing)
+        .map(|(&h, _)| h)
+        .collect();
+    for handle in done {
+        if let Some(peer) = peers.remove(&handle) {
+            let _ = peer.writer.try_send(Write::Close);
+            broker.handle_closed(now, handle);
+        }
+    }
+}
+
+/// Gives the writer the connection's next bytes, if it is idle.
+fn send_next(broker: &mut Broker, now: Instant, handle: ConnectionHandle, peer: &mut Peer) {
+    if peer.writing {
+        return;
+    }
+    if let Some(bytes) = broker.poll_transmit(now, handle) {
+        if peer.writer.try_send(Write::Bytes(bytes)).is_ok() {
+            peer.writing = true;
+        }
+    }
+}
+
+fn log_close(addr: SocketAddr, reason: CloseReason) {
+    match reason {
+        CloseReason::ClientDisconnected => tracing::info!(%addr, "client disconnected"),
+        CloseReason::ConnectRefused(code) => {
+            tracing::warn!(%addr, ?code, "connection refused");
+        }
+        other => tracing::info!(%addr, reason = ?other, "closing connection"),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
