@@ -136,6 +136,15 @@ pub fn connack(session_present: bool) -> ConnAck {
     ConnAck::new(session_present, ReasonCode::Success)
 }
 
+/// A v5 CONNACK (Success, `session_present`) with the properties `server` sets.
+pub fn connack_v5(session_present: bool, server: impl FnOnce(&mut ConnAckProperties)) -> ConnAck {
+    let mut props = ConnAckProperties::default();
+    server(&mut props);
+    let mut connack = connack(session_present);
+    connack.properties = props.into();
+    connack
+}
+
 // ---- Literal bytes ----
 
 /// CONNACK, Session Present 0, accepted (3.1.1 bytes; v5 reads no properties as none).
@@ -324,11 +333,7 @@ pub fn connected_v5(
     now: Instant,
     server: impl FnOnce(&mut ConnAckProperties),
 ) -> Client {
-    let mut props = ConnAckProperties::default();
-    server(&mut props);
-    let mut connack = connack(false);
-    connack.properties = props.into();
-    connected_with(options, now, connack)
+    connected_with(options, now, connack_v5(false, server))
 }
 
 /// A v5 client connected to a server with Receive Maximum `window`.
