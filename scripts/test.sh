@@ -1,11 +1,29 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh machine.
 #
-# Test peers that later tests need (Mosquitto and its clients, paho-mqtt, MQTT.js) are
-# installed here, idempotently, before `cargo test --workspace` runs; until the interop
-# tests exist there is nothing to install, so this stays a thin wrapper.
+# Test peers the interop tests need are installed here first, idempotently (nothing is
+# installed when they are present): Mosquitto's clients from Debian's packages. paho-mqtt
+# (PyPI) and MQTT.js (npm) join this list with the tests that use them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+install_debian_packages() {
+    local missing=()
+    command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+    command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+            echo "test.sh: ${missing[*]} missing and no root to install them" >&2
+            return 1
+        fi
+        local as_root=()
+        [ "$(id -u)" -ne 0 ] && as_root=(sudo)
+        echo "test.sh: installing ${missing[*]}" >&2
+        "${as_root[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+install_debian_packages
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
