@@ -2,8 +2,9 @@
 # Runs every test of the workspace on a fresh machine.
 #
 # Test peers the interop tests need are installed here first, idempotently (nothing is
-# installed when they are present): Mosquitto's clients from Debian's packages. paho-mqtt
-# (PyPI) and MQTT.js (npm) join this list with the tests that use them.
+# installed when they are present): Mosquitto and its clients from Debian's packages,
+# paho-mqtt from PyPI, MQTT.js from npm (into examples/tests/interop, pinned by its
+# package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,16 @@ install_debian_packages() {
     fi
 }
 install_debian_packages
+
+if ! python3 -c 'import paho.mqtt.client' >/dev/null 2>&1; then
+    echo "test.sh: installing paho-mqtt" >&2
+    python3 -m pip install --quiet --disable-pip-version-check paho-mqtt
+fi
+
+if [ ! -f examples/tests/interop/node_modules/mqtt/package.json ]; then
+    echo "test.sh: installing MQTT.js" >&2
+    (cd examples/tests/interop && npm install --no-audit --no-fund --silent)
+fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -5,80 +5,19 @@
 //! Without the clients installed these tests say so and pass, except under `CI`, where the
 //! script has installed them and a missing client is a failure.
 
-use std::net::TcpListener as StdListener;
+mod support;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::broker::serve;
-use mqtt_broker_core::Config;
-use tokio::sync::oneshot;
+use support::{peer_available, Server};
 
-/// A broker of ours on a free loopback port, in a thread with its own runtime.
-struct Server {
-    port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Self {
-        let listener = StdListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let mut config = Config::default();
-                config.sys_interval = None;
-                serve(listener, config, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-            });
-        });
-        Self {
-            port,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    fn port(&self) -> String {
-        self.port.to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Whether the Mosquitto clients are here; under CI their absence is an error.
 fn have_clients() -> bool {
-    let found = Command::new("mosquitto_sub")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mosquitto_sub is missing: scripts/test.sh installs it"
-        );
-        eprintln!("skipped: mosquitto clients not installed (scripts/test.sh installs them)");
-    }
-    found
+    peer_available(
+        "mosquitto_sub",
+        Command::new("sh").args(["-c", "command -v mosquitto_sub"]),
+    )
 }
 
 /// Runs a Mosquitto client to completion, at most 15 s.
