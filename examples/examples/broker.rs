@@ -1,8 +1,8 @@
 //! The MQTT broker: `cargo run --release --example broker`.
 //!
 //! With no arguments it serves MQTT 3.1, 3.1.1 and 5.0 on 127.0.0.1:1883 (Mosquitto 2's
-//! local-only default). `--bind 0.0.0.0` opens it to the network. Ctrl-C stops it cleanly:
-//! v5 clients are told (DISCONNECT 0x8B) and wills are published.
+//! local-only default). `--bind 0.0.0.0` opens it to the network. Ctrl-C or SIGTERM stops it
+//! cleanly: v5 clients are told (DISCONNECT 0x8B) and wills are published.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -35,8 +35,27 @@ async fn main() -> std::io::Result<()> {
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(addr).await?;
     tracing::info!("serving MQTT on {}", listener.local_addr()?);
+    // Ctrl-C or SIGTERM (a service manager stopping it) end it the same way.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     };
     serve(listener, Config::default(), shutdown).await
 }
