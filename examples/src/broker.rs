@@ -57,6 +57,13 @@ struct Peer {
     input: BytesMut,
 }
 
+/// What the adapter itself limits (the protocol's limits are in [`Config`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerOptions {
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: Option<usize>,
+}
+
 /// Serves MQTT on `listener` until `shutdown` completes, then closes every connection
 /// (v5 clients get DISCONNECT 0x8B, wills are published) and returns.
 pub async fn serve(
@@ -64,24 +71,49 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_all(vec![listener], config, ServerOptions::default(), shutdown).await
+}
+
+/// [`serve`] on several listeners, with the adapter's own limits.
+pub async fn serve_all(
+    listeners: Vec<TcpListener>,
+    config: Config,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let (commands, inbox) = mpsc::channel(CORE_QUEUE);
-    let core = tokio::spawn(run_core(Broker::new(config, Instant::now()), inbox));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    tokio::spawn(connection(stream, addr, commands.clone()));
-                }
-                Err(err) => tracing::warn!("accept failed: {err}"),
-            },
-            () = &mut shutdown => break,
-        }
+    let core = tokio::spawn(run_core(
+        Broker::new(config, Instant::now()),
+        inbox,
+        options,
+    ));
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| tokio::spawn(accept_loop(listener, commands.clone())))
+        .collect();
+    shutdown.await;
+    for task in &accepting {
+        task.abort();
     }
     tracing::info!("shutting down");
     let _ = commands.send(Command::Shutdown).await;
     core.await.map_err(std::io::Error::other)?;
     Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, commands: mpsc::Sender<Command>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                tokio::spawn(connection(stream, addr, commands.clone()));
+            }
+            Err(err) => {
+                tracing::warn!("accept failed: {err}");
+                // Out of file descriptors and the like: do not spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
 }
 
 /// One connection: registers with the core, then runs its reader here and its writer in
@@ -154,7 +186,7 @@ async fn writer_task(
 }
 
 /// The core task: the only owner of the broker.
-async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>) {
+async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, options: ServerOptions) {
     let mut peers: HashMap<ConnectionHandle, Peer> = HashMap::new();
     loop {
         let deadline = broker.poll_timeout();
@@ -176,6 +208,15 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>) {
                 writer,
                 reply,
             } => {
+                if options
+                    .max_connections
+                    .is_some_and(|max| peers.len() >= max)
+                {
+                    // Refused: dropping the reply ends the connection task, which closes
+                    // the socket.
+                    tracing::warn!(%addr, "connection refused: max_connections reached");
+                    continue;
+                }
                 let handle = broker.handle_connection_opened(now);
                 peers.insert(
                     handle,

@@ -207,3 +207,36 @@ async fn garbage_closes_only_its_connection() {
     stop.send(()).unwrap();
     timeout(STEP, server).await.unwrap().unwrap();
 }
+
+/// `max_connections`: one connection beyond the limit is closed at once; the others go on.
+#[tokio::test]
+async fn connections_beyond_the_limit_are_closed() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let options = examples::broker::ServerOptions {
+        max_connections: Some(1),
+    };
+    let server = tokio::spawn(async move {
+        examples::broker::serve_all(vec![listener], quiet(), options, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    let mut first = RawClient::connect(port, "first", ProtocolVersion::V3_1_1).await;
+    let mut second = timeout(STEP, TcpStream::connect(("127.0.0.1", port)))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = [0u8; 8];
+    let n = timeout(STEP, second.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the second connection is closed without a byte");
+    first.send(Packet::PingReq).await;
+    assert_eq!(first.recv().await, Packet::PingResp);
+    stop.send(()).unwrap();
+    timeout(STEP, server).await.unwrap().unwrap();
+}
