@@ -16,7 +16,7 @@ use mqtt_broker_core::{Broker, CloseReason, Config, ConnectionHandle, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How much a reader asks the socket for at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -28,6 +28,8 @@ enum Command {
     Opened {
         addr: SocketAddr,
         writer: mpsc::Sender<Write>,
+        /// Tells the reader to pause (true) while the client does not read its answers.
+        pause: watch::Sender<bool>,
         reply: oneshot::Sender<ConnectionHandle>,
     },
     Read(ConnectionHandle, BytesMut),
@@ -49,6 +51,7 @@ enum Write {
 struct Peer {
     addr: SocketAddr,
     writer: mpsc::Sender<Write>,
+    pause: watch::Sender<bool>,
     /// A buffer is with the writer.
     writing: bool,
     /// The core decided to close: the last bytes go, then `Write::Close`.
@@ -122,11 +125,13 @@ async fn connection(stream: TcpStream, addr: SocketAddr, commands: mpsc::Sender<
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let (writer, writes) = mpsc::channel(2);
+    let (pause, paused) = watch::channel(false);
     let (reply, handle) = oneshot::channel();
     if commands
         .send(Command::Opened {
             addr,
             writer,
+            pause,
             reply,
         })
         .await
@@ -138,15 +143,22 @@ async fn connection(stream: TcpStream, addr: SocketAddr, commands: mpsc::Sender<
         return;
     };
     tokio::spawn(writer_task(handle, write, writes, commands.clone()));
-    reader_task(handle, read, commands).await;
+    reader_task(handle, read, paused, commands).await;
 }
 
 async fn reader_task(
     handle: ConnectionHandle,
     mut read: OwnedReadHalf,
+    mut paused: watch::Receiver<bool>,
     commands: mpsc::Sender<Command>,
 ) {
     loop {
+        // A client that does not read what the broker answers is not read from until it
+        // catches up (`Broker::wants_read`): TCP then slows it down, and the broker's
+        // buffer for it stays bounded.
+        if paused.wait_for(|paused| !paused).await.is_err() {
+            break;
+        }
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         match read.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -206,6 +218,7 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
             Command::Opened {
                 addr,
                 writer,
+                pause,
                 reply,
             } => {
                 if options
@@ -223,6 +236,7 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     Peer {
                         addr,
                         writer,
+                        pause,
                         writing: false,
                         closing: false,
                         input: BytesMut::new(),
@@ -239,6 +253,9 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                         peer.input.extend_from_slice(&bytes);
                     }
                     broker.handle_read(now, handle, &mut peer.input);
+                    if !broker.wants_read(handle) {
+                        peer.pause.send_replace(true);
+                    }
                 }
             }
             Command::Closed(handle) => {
@@ -349,6 +366,9 @@ fn send_next(broker: &mut Broker, now: Instant, handle: ConnectionHandle, peer: 
         if peer.writer.try_send(Write::Bytes(bytes)).is_ok() {
             peer.writing = true;
         }
+    }
+    if *peer.pause.borrow() && broker.wants_read(handle) {
+        peer.pause.send_replace(false);
     }
 }
 

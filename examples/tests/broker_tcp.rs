@@ -240,3 +240,40 @@ async fn connections_beyond_the_limit_are_closed() {
     stop.send(()).unwrap();
     timeout(STEP, server).await.unwrap().unwrap();
 }
+
+/// A client that publishes QoS 1 without ever reading its PUBACKs is paused (the broker
+/// stops reading it, `Broker::wants_read`) instead of having its answers buffered without
+/// bound: its writes stall. Once it reads, it goes on.
+#[tokio::test]
+async fn a_client_that_does_not_read_is_paused() {
+    let mut config = quiet();
+    config.max_pending_write_bytes = 64;
+    let (port, stop, server) = start(config).await;
+    let mut greedy = RawClient::connect(port, "greedy", ProtocolVersion::V3_1_1).await;
+    let mut chunk = BytesMut::new();
+    for id in 1..=1000u16 {
+        let mut publish = Publish::new(MqttString::from_static("nobody"), Bytes::from_static(b"x"));
+        publish.qos = QoS::AtLeastOnce;
+        publish.packet_id = PacketId::new(id);
+        Packet::Publish(publish)
+            .encode(ProtocolVersion::V3_1_1, &mut chunk)
+            .unwrap();
+    }
+    // At most 64 MiB: far more than any socket buffers hold.
+    let mut written = 0usize;
+    let stalled = loop {
+        match timeout(Duration::from_millis(500), greedy.stream.write_all(&chunk)).await {
+            Ok(result) => {
+                result.unwrap();
+                written += chunk.len();
+                assert!(written < 64 << 20, "never paused after {written} bytes");
+            }
+            Err(_) => break true,
+        }
+    };
+    assert!(stalled);
+    // Reading the answers lets it go on: PUBACKs arrive.
+    assert!(matches!(greedy.recv().await, Packet::PubAck(_)));
+    stop.send(()).unwrap();
+    let _ = timeout(STEP, server).await;
+}
