@@ -19,7 +19,12 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
-        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(0)
+    }
+
+    /// On `port` (0: any free one).
+    pub fn start_on(port: u16) -> Self {
+        let listener = StdListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let (stop, stopped) = oneshot::channel::<()>();
