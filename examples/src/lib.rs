@@ -7,5 +7,6 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod cli;
 pub mod client;
 pub mod config;
