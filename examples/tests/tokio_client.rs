@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use examples::client::{connect, ClientConfig};
+use examples::client::{connect, ClientConfig, MqttClient};
 use mqtt_client_core::{ConnectOptions, Event};
 use mqtt_codec::{MqttString, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionOptions};
 use support::Server;
@@ -54,7 +54,20 @@ async fn connected(events: &mut mpsc::Receiver<Event>) -> bool {
     .await
 }
 
-async fn subscribed(events: &mut mpsc::Receiver<Event>) {
+/// Subscribes to one filter and waits for the SUBACK.
+async fn subscribe_to(
+    client: &MqttClient,
+    events: &mut mpsc::Receiver<Event>,
+    filter: &'static str,
+    qos: QoS,
+) {
+    client
+        .subscribe(vec![(
+            MqttString::from_static(filter),
+            SubscriptionOptions::qos(qos),
+        )])
+        .await
+        .unwrap();
     wait_for(events, |e| {
         matches!(e, Event::Subscribed { .. }).then_some(())
     })
@@ -72,13 +85,7 @@ async fn publish_and_receive_through_the_broker() {
             ClientConfig::default(),
         );
         connected(&mut sub_events).await;
-        sub.subscribe(vec![(
-            MqttString::from_static("t/#"),
-            SubscriptionOptions::qos(QoS::ExactlyOnce),
-        )])
-        .await
-        .unwrap();
-        subscribed(&mut sub_events).await;
+        subscribe_to(&sub, &mut sub_events, "t/#", QoS::ExactlyOnce).await;
         let (publisher, mut pub_events) = connect(
             addr.clone(),
             options("pub", version),
@@ -128,24 +135,11 @@ async fn publishing_from_the_message_handler_never_deadlocks() {
         tiny.clone(),
     );
     connected(&mut echo_events).await;
-    echo.subscribe(vec![(
-        MqttString::from_static("in"),
-        SubscriptionOptions::qos(QoS::AtLeastOnce),
-    )])
-    .await
-    .unwrap();
-    subscribed(&mut echo_events).await;
+    subscribe_to(&echo, &mut echo_events, "in", QoS::AtLeastOnce).await;
     let (source, mut source_events) =
         connect(addr.clone(), options("source", ProtocolVersion::V5), tiny);
     connected(&mut source_events).await;
-    source
-        .subscribe(vec![(
-            MqttString::from_static("out"),
-            SubscriptionOptions::qos(QoS::AtLeastOnce),
-        )])
-        .await
-        .unwrap();
-    subscribed(&mut source_events).await;
+    subscribe_to(&source, &mut source_events, "out", QoS::AtLeastOnce).await;
 
     const COUNT: usize = 300;
     let echoing = tokio::spawn(async move {
@@ -231,14 +225,7 @@ async fn reconnects_and_resumes_after_the_broker_restarts() {
         ClientConfig::default(),
     );
     connected(&mut watcher_events).await;
-    watcher
-        .subscribe(vec![(
-            MqttString::from_static("later"),
-            SubscriptionOptions::qos(QoS::AtLeastOnce),
-        )])
-        .await
-        .unwrap();
-    subscribed(&mut watcher_events).await;
+    subscribe_to(&watcher, &mut watcher_events, "later", QoS::AtLeastOnce).await;
     // A new broker has no session for it: session present 0, and the queued message goes.
     assert!(!connected(&mut events).await);
     let reason = wait_for(&mut events, |e| match e {
