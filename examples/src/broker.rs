@@ -50,6 +50,8 @@ enum Write {
 
 struct Peer {
     addr: SocketAddr,
+    /// Known once CONNECT is accepted, for the logs.
+    client_id: Option<mqtt_codec::MqttString>,
     writer: mpsc::Sender<Write>,
     pause: watch::Sender<bool>,
     /// A buffer is with the writer.
@@ -235,6 +237,7 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     handle,
                     Peer {
                         addr,
+                        client_id: None,
                         writer,
                         pause,
                         writing: false,
@@ -260,7 +263,11 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
             }
             Command::Closed(handle) => {
                 if let Some(peer) = peers.remove(&handle) {
-                    tracing::debug!(addr = %peer.addr, "connection closed by the network");
+                    tracing::info!(
+                        addr = %peer.addr,
+                        client_id = ?peer.client_id,
+                        "connection lost"
+                    );
                     broker.handle_closed(now, handle);
                 }
             }
@@ -325,7 +332,7 @@ fn drain(broker: &mut Broker, peers: &mut HashMap<ConnectionHandle, Peer>) {
             }
             Event::Close { connection, reason } => {
                 if let Some(peer) = peers.get_mut(&connection) {
-                    log_close(peer.addr, reason);
+                    log_close(peer.addr, peer.client_id.as_ref(), reason);
                     peer.closing = true;
                     send_next(broker, now, connection, peer);
                 }
@@ -335,8 +342,10 @@ fn drain(broker: &mut Broker, peers: &mut HashMap<ConnectionHandle, Peer>) {
                 client_id,
                 session_present,
             } => {
-                let addr = peers.get(&connection).map(|p| p.addr);
-                tracing::info!(?addr, %client_id, session_present, "client connected");
+                if let Some(peer) = peers.get_mut(&connection) {
+                    tracing::info!(addr = %peer.addr, %client_id, session_present, "client connected");
+                    peer.client_id = Some(client_id);
+                }
             }
             // No durable store yet: records are not kept.
             Event::Persist { seq, .. } => broker.handle_stored(seq),
@@ -372,13 +381,15 @@ fn send_next(broker: &mut Broker, now: Instant, handle: ConnectionHandle, peer: 
     }
 }
 
-fn log_close(addr: SocketAddr, reason: CloseReason) {
+fn log_close(addr: SocketAddr, client_id: Option<&mqtt_codec::MqttString>, reason: CloseReason) {
     match reason {
-        CloseReason::ClientDisconnected => tracing::info!(%addr, "client disconnected"),
+        CloseReason::ClientDisconnected => {
+            tracing::info!(%addr, ?client_id, "client disconnected");
+        }
         CloseReason::ConnectRefused(code) => {
             tracing::warn!(%addr, ?code, "connection refused");
         }
-        other => tracing::info!(%addr, reason = ?other, "closing connection"),
+        other => tracing::info!(%addr, ?client_id, reason = ?other, "closing connection"),
     }
 }
 
