@@ -12,6 +12,7 @@ use clap::Parser;
 use examples::cli::{connect_cli, parse_qos, ConnectionArgs, EXIT_TIMEOUT};
 use mqtt_client_core::{Event, IncomingMessage};
 use mqtt_codec::{MqttString, SubscriptionOptions};
+use mqtt_topic::{TopicFilter, TopicName};
 
 /// Subscribe to topics on an MQTT broker and print what arrives (mosquitto_sub's flags).
 #[derive(Debug, Parser)]
@@ -74,40 +75,12 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Whether `-T filter` hides a message on `topic` (the broker's own matching rules).
 fn filter_matches(filter: &str, topic: &str) -> bool {
-    match (
-        mqtt_topic_filter(filter),
-        mqtt_codec::MqttString::try_from(topic),
-    ) {
-        (Some(filter), Ok(topic)) => filter.matches(&topic),
+    match (TopicFilter::try_from(filter), TopicName::try_from(topic)) {
+        (Ok(filter), Ok(topic)) => mqtt_topic::filter_matches(&filter, &topic),
         _ => false,
     }
-}
-
-/// A minimal matcher for `-T` (the same rules as the broker's: `+` one level, `#` the rest,
-/// wildcards first do not match `$` topics).
-struct Filter(Vec<String>);
-
-impl Filter {
-    fn matches(&self, topic: &MqttString) -> bool {
-        let levels: Vec<&str> = topic.split('/').collect();
-        if topic.starts_with('$') && self.0.first().is_some_and(|l| l == "+" || l == "#") {
-            return false;
-        }
-        for (i, level) in self.0.iter().enumerate() {
-            match level.as_str() {
-                "#" => return true,
-                "+" if i < levels.len() => {}
-                exact if levels.get(i) == Some(&exact) => {}
-                _ => return false,
-            }
-        }
-        self.0.len() == levels.len()
-    }
-}
-
-fn mqtt_topic_filter(filter: &str) -> Option<Filter> {
-    (!filter.is_empty()).then(|| Filter(filter.split('/').map(str::to_owned).collect()))
 }
 
 fn render(format: &str, m: &IncomingMessage) -> String {

@@ -161,6 +161,35 @@ fn pub_and_sub_against_our_broker() {
     let out = run("sub", &["-p", &port, "-t", "cli/json", "-W", "1"]);
     assert!(out.stdout.is_empty(), "{out:?}");
 
+    // -T hides what a filter matches (the broker's matching rules).
+    let mut sub = spawn(
+        "sub",
+        &[
+            "-p",
+            &port,
+            "-t",
+            "cli/t/#",
+            "-T",
+            "cli/t/+/skip",
+            "-C",
+            "1",
+            "-W",
+            "10",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sub.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "sub got nothing");
+        for (topic, text) in [("cli/t/a/skip", "hidden"), ("cli/t/a/keep", "shown")] {
+            assert!(run("pub", &["-p", &port, "-t", topic, "-m", text])
+                .status
+                .success());
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    let out = sub.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "shown\n");
+
     // -l: one message per line of standard input.
     let sub = spawn(
         "sub",
