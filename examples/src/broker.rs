@@ -30,15 +30,24 @@ enum Command {
         writer: mpsc::Sender<Write>,
         /// Tells the reader to pause (true) while the client does not read its answers.
         pause: watch::Sender<bool>,
-        reply: oneshot::Sender<ConnectionHandle>,
+        reply: oneshot::Sender<Conn>,
     },
-    Read(ConnectionHandle, BytesMut),
+    Read(Conn, BytesMut),
     /// The socket is gone (end of stream or error).
-    Closed(ConnectionHandle),
+    Closed(Conn),
     /// The writer finished its last buffer.
-    Written(ConnectionHandle),
+    Written(Conn),
     /// Stop: close every connection and return.
     Shutdown,
+}
+
+/// A connection as its tasks name it: the core's handle is reused once a connection is
+/// gone, so a late message from an old connection's task (its `Closed` arriving after the
+/// core closed it) must not reach the connection that took the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Conn {
+    handle: ConnectionHandle,
+    serial: u64,
 }
 
 /// What the core task tells a writer.
@@ -49,6 +58,7 @@ enum Write {
 }
 
 struct Peer {
+    serial: u64,
     addr: SocketAddr,
     /// Known once CONNECT is accepted, for the logs.
     client_id: Option<mqtt_codec::MqttString>,
@@ -149,7 +159,7 @@ async fn connection(stream: TcpStream, addr: SocketAddr, commands: mpsc::Sender<
 }
 
 async fn reader_task(
-    handle: ConnectionHandle,
+    handle: Conn,
     mut read: OwnedReadHalf,
     mut paused: watch::Receiver<bool>,
     commands: mpsc::Sender<Command>,
@@ -175,7 +185,7 @@ async fn reader_task(
 }
 
 async fn writer_task(
-    handle: ConnectionHandle,
+    handle: Conn,
     mut write: OwnedWriteHalf,
     mut writes: mpsc::Receiver<Write>,
     commands: mpsc::Sender<Command>,
@@ -200,8 +210,17 @@ async fn writer_task(
 }
 
 /// The core task: the only owner of the broker.
+/// The peer a connection task's message is about, if that connection is still the one in
+/// the slot.
+fn live(peers: &mut HashMap<ConnectionHandle, Peer>, conn: Conn) -> Option<&mut Peer> {
+    peers
+        .get_mut(&conn.handle)
+        .filter(|peer| peer.serial == conn.serial)
+}
+
 async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, options: ServerOptions) {
     let mut peers: HashMap<ConnectionHandle, Peer> = HashMap::new();
+    let mut serials = 0u64;
     loop {
         let deadline = broker.poll_timeout();
         let command = tokio::select! {
@@ -233,9 +252,11 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     continue;
                 }
                 let handle = broker.handle_connection_opened(now);
+                serials += 1;
                 peers.insert(
                     handle,
                     Peer {
+                        serial: serials,
                         addr,
                         client_id: None,
                         writer,
@@ -246,10 +267,14 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     },
                 );
                 tracing::debug!(%addr, "connection opened");
-                let _ = reply.send(handle);
+                let _ = reply.send(Conn {
+                    handle,
+                    serial: serials,
+                });
             }
-            Command::Read(handle, bytes) => {
-                if let Some(peer) = peers.get_mut(&handle) {
+            Command::Read(conn, bytes) => {
+                let handle = conn.handle;
+                if let Some(peer) = live(&mut peers, conn) {
                     if peer.input.is_empty() {
                         peer.input = bytes;
                     } else {
@@ -261,8 +286,10 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     }
                 }
             }
-            Command::Closed(handle) => {
-                if let Some(peer) = peers.remove(&handle) {
+            Command::Closed(conn) => {
+                let handle = conn.handle;
+                let is_live = live(&mut peers, conn).is_some();
+                if let Some(peer) = is_live.then(|| peers.remove(&handle)).flatten() {
                     tracing::info!(
                         addr = %peer.addr,
                         client_id = ?peer.client_id,
@@ -271,10 +298,10 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     broker.handle_closed(now, handle);
                 }
             }
-            Command::Written(handle) => {
-                if let Some(peer) = peers.get_mut(&handle) {
+            Command::Written(conn) => {
+                if let Some(peer) = live(&mut peers, conn) {
                     peer.writing = false;
-                    send_next(&mut broker, now, handle, peer);
+                    send_next(&mut broker, now, conn.handle, peer);
                 }
             }
             Command::Shutdown => {
@@ -302,15 +329,16 @@ async fn finish_writes(
         };
         let now = Instant::now();
         match command {
-            Some(Command::Written(handle)) => {
-                if let Some(peer) = peers.get_mut(&handle) {
+            Some(Command::Written(conn)) => {
+                if let Some(peer) = live(peers, conn) {
                     peer.writing = false;
-                    send_next(broker, now, handle, peer);
+                    send_next(broker, now, conn.handle, peer);
                 }
             }
-            Some(Command::Closed(handle)) => {
-                if peers.remove(&handle).is_some() {
-                    broker.handle_closed(now, handle);
+            Some(Command::Closed(conn)) => {
+                if live(peers, conn).is_some() {
+                    peers.remove(&conn.handle);
+                    broker.handle_closed(now, conn.handle);
                 }
             }
             Some(_) => {}
@@ -397,5 +425,91 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(packet: mqtt_codec::Packet) -> BytesMut {
+        let mut out = BytesMut::new();
+        packet
+            .encode(mqtt_codec::ProtocolVersion::V3_1_1, &mut out)
+            .unwrap();
+        out
+    }
+
+    async fn open(commands: &mpsc::Sender<Command>) -> (Conn, mpsc::Receiver<Write>) {
+        let (writer, writes) = mpsc::channel(2);
+        let (pause, _paused) = watch::channel(false);
+        let (reply, conn) = oneshot::channel();
+        commands
+            .send(Command::Opened {
+                addr: "127.0.0.1:1".parse().unwrap(),
+                writer,
+                pause,
+                reply,
+            })
+            .await
+            .unwrap();
+        (conn.await.unwrap(), writes)
+    }
+
+    /// The race seen in CI: a connection the broker closed has its reader report the close
+    /// only after a new connection took the same slot. The late report must not close the
+    /// new connection.
+    #[tokio::test]
+    async fn a_late_close_of_an_old_connection_spares_the_one_in_its_slot() {
+        let (commands, inbox) = mpsc::channel(16);
+        let mut config = Config::default();
+        config.sys_interval = None;
+        let core = tokio::spawn(run_core(
+            Broker::new(config, Instant::now()),
+            inbox,
+            ServerOptions::default(),
+        ));
+        let connect = |id: &'static str| {
+            let mut connect = mqtt_codec::Connect::new(
+                mqtt_codec::ProtocolVersion::V3_1_1,
+                mqtt_codec::MqttString::from_static(id),
+            );
+            connect.keep_alive = 0;
+            encode(mqtt_codec::Packet::Connect(Box::new(connect)))
+        };
+        // The first connection connects and disconnects: the broker frees its slot.
+        let (old, mut old_writes) = open(&commands).await;
+        let mut bytes = connect("old");
+        bytes.extend_from_slice(&encode(mqtt_codec::Packet::Disconnect(Default::default())));
+        commands.send(Command::Read(old, bytes)).await.unwrap();
+        assert!(
+            matches!(old_writes.recv().await, Some(Write::Bytes(_))),
+            "CONNACK"
+        );
+        commands.send(Command::Written(old)).await.unwrap();
+        assert!(matches!(old_writes.recv().await, Some(Write::Close)));
+        // A new connection takes the slot; only then does the old reader report the close.
+        let (new, mut new_writes) = open(&commands).await;
+        assert_eq!(new.handle, old.handle, "the slot is reused");
+        commands.send(Command::Closed(old)).await.unwrap();
+        commands
+            .send(Command::Read(new, connect("new")))
+            .await
+            .unwrap();
+        assert!(
+            matches!(new_writes.recv().await, Some(Write::Bytes(_))),
+            "CONNACK"
+        );
+        commands.send(Command::Written(new)).await.unwrap();
+        commands
+            .send(Command::Read(new, encode(mqtt_codec::Packet::PingReq)))
+            .await
+            .unwrap();
+        match new_writes.recv().await {
+            Some(Write::Bytes(bytes)) => assert_eq!(&bytes[..], &[0xD0, 0x00], "PINGRESP"),
+            _ => panic!("the new connection was closed by the old one's late report"),
+        }
+        commands.send(Command::Shutdown).await.unwrap();
+        core.await.unwrap();
     }
 }

@@ -277,3 +277,30 @@ async fn a_client_that_does_not_read_is_paused() {
     stop.send(()).unwrap();
     let _ = timeout(STEP, server).await;
 }
+
+/// Handles are reused: a connection the broker closed (its reader reporting the close
+/// late) must never take down the next connection in the same slot. Many short
+/// connections, each followed at once by one that must stay up.
+#[tokio::test]
+async fn a_closed_connection_never_takes_down_the_next_one() {
+    let (port, stop, server) = start(quiet()).await;
+    for round in 0..200 {
+        let mut short = RawClient::connect(port, "short", ProtocolVersion::V3_1_1).await;
+        short.send(Packet::Disconnect(Default::default())).await;
+        // The broker has closed it and freed its slot; its reader sees the end of the stream
+        // only now, while the next connection may be taking the slot.
+        assert_eq!(short.try_recv().await, None, "the short one is closed");
+        drop(short);
+        let mut next = RawClient::connect(port, "next", ProtocolVersion::V3_1_1).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        next.send(Packet::PingReq).await;
+        assert_eq!(
+            next.try_recv().await,
+            Some(Packet::PingResp),
+            "round {round}: the next connection was closed"
+        );
+        next.send(Packet::Disconnect(Default::default())).await;
+    }
+    stop.send(()).unwrap();
+    timeout(STEP, server).await.unwrap().unwrap();
+}
