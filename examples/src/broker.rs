@@ -66,8 +66,6 @@ struct Peer {
     pause: watch::Sender<bool>,
     /// A buffer is with the writer.
     writing: bool,
-    /// The core decided to close: the last bytes go, then `Write::Close`.
-    closing: bool,
     /// Bytes read that do not make a whole packet yet.
     input: BytesMut,
 }
@@ -210,16 +208,26 @@ async fn writer_task(
 }
 
 /// The core task: the only owner of the broker.
+/// The connections the core task serves.
+#[derive(Default)]
+struct Peers {
+    map: HashMap<ConnectionHandle, Peer>,
+    /// Connections the core decided to close, by serial, until their last bytes are
+    /// written: the only ones `drain` has to look at.
+    closing: Vec<Conn>,
+}
+
 /// The peer a connection task's message is about, if that connection is still the one in
 /// the slot.
-fn live(peers: &mut HashMap<ConnectionHandle, Peer>, conn: Conn) -> Option<&mut Peer> {
+fn live(peers: &mut Peers, conn: Conn) -> Option<&mut Peer> {
     peers
+        .map
         .get_mut(&conn.handle)
         .filter(|peer| peer.serial == conn.serial)
 }
 
 async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, options: ServerOptions) {
-    let mut peers: HashMap<ConnectionHandle, Peer> = HashMap::new();
+    let mut peers = Peers::default();
     let mut serials = 0u64;
     loop {
         let deadline = broker.poll_timeout();
@@ -244,7 +252,7 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
             } => {
                 if options
                     .max_connections
-                    .is_some_and(|max| peers.len() >= max)
+                    .is_some_and(|max| peers.map.len() >= max)
                 {
                     // Refused: dropping the reply ends the connection task, which closes
                     // the socket.
@@ -253,7 +261,7 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                 }
                 let handle = broker.handle_connection_opened(now);
                 serials += 1;
-                peers.insert(
+                peers.map.insert(
                     handle,
                     Peer {
                         serial: serials,
@@ -262,7 +270,6 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                         writer,
                         pause,
                         writing: false,
-                        closing: false,
                         input: BytesMut::new(),
                     },
                 );
@@ -289,7 +296,7 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
             Command::Closed(conn) => {
                 let handle = conn.handle;
                 let is_live = live(&mut peers, conn).is_some();
-                if let Some(peer) = is_live.then(|| peers.remove(&handle)).flatten() {
+                if let Some(peer) = is_live.then(|| peers.map.remove(&handle)).flatten() {
                     tracing::info!(
                         addr = %peer.addr,
                         client_id = ?peer.client_id,
@@ -318,11 +325,11 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
 /// seconds.
 async fn finish_writes(
     broker: &mut Broker,
-    peers: &mut HashMap<ConnectionHandle, Peer>,
+    peers: &mut Peers,
     inbox: &mut mpsc::Receiver<Command>,
 ) {
     let until = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !peers.is_empty() {
+    while !peers.map.is_empty() {
         let command = tokio::select! {
             command = inbox.recv() => command,
             () = tokio::time::sleep_until(until) => return,
@@ -337,7 +344,7 @@ async fn finish_writes(
             }
             Some(Command::Closed(conn)) => {
                 if live(peers, conn).is_some() {
-                    peers.remove(&conn.handle);
+                    peers.map.remove(&conn.handle);
                     broker.handle_closed(now, conn.handle);
                 }
             }
@@ -349,20 +356,24 @@ async fn finish_writes(
 }
 
 /// Handles every broker output (the sans-IO rule: drain after each input).
-fn drain(broker: &mut Broker, peers: &mut HashMap<ConnectionHandle, Peer>) {
+fn drain(broker: &mut Broker, peers: &mut Peers) {
     let now = Instant::now();
     while let Some(event) = broker.poll_event() {
         match event {
             Event::Transmit(handle) => {
-                if let Some(peer) = peers.get_mut(&handle) {
+                if let Some(peer) = peers.map.get_mut(&handle) {
                     send_next(broker, now, handle, peer);
                 }
             }
             Event::Close { connection, reason } => {
-                if let Some(peer) = peers.get_mut(&connection) {
+                if let Some(peer) = peers.map.get_mut(&connection) {
                     log_close(peer.addr, peer.client_id.as_ref(), reason);
-                    peer.closing = true;
                     send_next(broker, now, connection, peer);
+                    let serial = peer.serial;
+                    peers.closing.push(Conn {
+                        handle: connection,
+                        serial,
+                    });
                 }
             }
             Event::Connected {
@@ -370,7 +381,7 @@ fn drain(broker: &mut Broker, peers: &mut HashMap<ConnectionHandle, Peer>) {
                 client_id,
                 session_present,
             } => {
-                if let Some(peer) = peers.get_mut(&connection) {
+                if let Some(peer) = peers.map.get_mut(&connection) {
                     tracing::info!(addr = %peer.addr, %client_id, session_present, "client connected");
                     peer.client_id = Some(client_id);
                 }
@@ -381,17 +392,20 @@ fn drain(broker: &mut Broker, peers: &mut HashMap<ConnectionHandle, Peer>) {
         }
     }
     // Connections closing with nothing left to write are done.
-    let done: Vec<ConnectionHandle> = peers
-        .iter()
-        .filter(|(_, p)| p.closing && !p.writing)
-        .map(|(&h, _)| h)
-        .collect();
-    for handle in done {
-        if let Some(peer) = peers.remove(&handle) {
-            let _ = peer.writer.try_send(Write::Close);
-            broker.handle_closed(now, handle);
+    let mut closing = std::mem::take(&mut peers.closing);
+    closing.retain(|&conn| {
+        match live(peers, conn) {
+            Some(peer) if peer.writing => return true,
+            Some(_) => {}
+            None => return false,
         }
-    }
+        if let Some(peer) = peers.map.remove(&conn.handle) {
+            let _ = peer.writer.try_send(Write::Close);
+            broker.handle_closed(now, conn.handle);
+        }
+        false
+    });
+    peers.closing = closing;
 }
 
 /// Gives the writer the connection's next bytes, if it is idle.

@@ -96,13 +96,9 @@ fn string(s: &str, what: &str) -> Result<MqttString, UsageError> {
     MqttString::try_from(s).map_err(|err| UsageError(format!("invalid {what}: {err}")))
 }
 
-fn qos(value: u8) -> Result<QoS, UsageError> {
-    QoS::from_u8(value).ok_or_else(|| UsageError(format!("invalid QoS {value}: 0, 1 or 2")))
-}
-
 /// Parses a QoS flag value.
 pub fn parse_qos(value: u8) -> Result<QoS, UsageError> {
-    qos(value)
+    QoS::from_u8(value).ok_or_else(|| UsageError(format!("invalid QoS {value}: 0, 1 or 2")))
 }
 
 impl ConnectionArgs {
@@ -289,7 +285,7 @@ impl ConnectionArgs {
             let will = Will {
                 topic: string(topic, "will topic")?,
                 payload: Bytes::from(self.will_payload.clone().unwrap_or_default().into_bytes()),
-                qos: qos(self.will_qos)?,
+                qos: parse_qos(self.will_qos)?,
                 retain: self.will_retain,
                 properties: Default::default(),
             };

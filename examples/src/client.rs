@@ -317,12 +317,9 @@ impl Task {
                 }
             }
             self.collect_events();
-            if self
-                .pending
-                .iter()
-                .any(|e| matches!(e, Event::Disconnected(_)))
-                && self.client.state() == mqtt_client_core::ConnectionState::Disconnected
-            {
+            // The core ended the connection (refusal, timeout, protocol error, server
+            // DISCONNECT); its `Disconnected` event is among the pending ones.
+            if self.client.state() == mqtt_client_core::ConnectionState::Disconnected {
                 let _ = write.shutdown().await;
                 return Ended::Lost;
             }

@@ -304,24 +304,23 @@ pub(crate) fn outgoing(
     v5: bool,
 ) -> Publish {
     let message = &delivery.message;
-    let mut publish = Publish::new(
-        message.topic.as_mqtt_string().clone(),
-        message.payload.clone(),
-    );
-    publish.qos = delivery.qos;
-    publish.retain = delivery.retain;
-    publish.packet_id = packet_id;
-    if v5 {
-        publish.properties = message.properties.clone();
-        if let Some(left) = message.remaining_expiry(now) {
-            publish.properties.message_expiry_interval = Some(left);
-        }
+    let mut publish = if v5 {
+        let mut publish = message.to_publish(now);
         if !delivery.subscription_ids.is_empty() {
             publish
                 .properties
                 .subscription_identifiers
                 .clone_from(&delivery.subscription_ids);
         }
-    }
+        publish
+    } else {
+        Publish::new(
+            message.topic.as_mqtt_string().clone(),
+            message.payload.clone(),
+        )
+    };
+    publish.qos = delivery.qos;
+    publish.retain = delivery.retain;
+    publish.packet_id = packet_id;
     publish
 }
