@@ -11,7 +11,7 @@ use bytes::Bytes;
 use clap::Parser;
 use examples::cli::{connect_cli, parse_qos, ConnectionArgs};
 use mqtt_client_core::Event;
-use mqtt_codec::{MqttString, Publish, QoS};
+use mqtt_codec::{Publish, QoS};
 
 /// Publish messages to an MQTT broker (mosquitto_pub's flags).
 #[derive(Debug, Parser)]
@@ -75,8 +75,10 @@ async fn run(args: &mut Args) -> Result<(), u8> {
     let Some(topic) = args.topic.clone().or(url_topic) else {
         return Err(usage(args, "a topic is required (-t)".into()));
     };
-    let topic = MqttString::try_from(topic.as_str())
-        .map_err(|e| usage(args, format!("invalid topic: {e}")))?;
+    // A topic name, checked before connecting: no wildcards [MQTT-3.3.2-2].
+    let topic = mqtt_topic::TopicName::try_from(topic.as_str())
+        .map_err(|e| usage(args, format!("invalid publish topic '{topic}': {e}")))?
+        .into_inner();
     let qos = parse_qos(args.qos).map_err(|e| usage(args, e.0))?;
     let properties = args
         .connection

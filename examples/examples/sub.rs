@@ -200,8 +200,15 @@ async fn run(args: &mut Args) -> Result<(), u8> {
     let qos = parse_qos(args.qos).map_err(|e| usage(args, e.0))?;
     let mut filters = Vec::new();
     for topic in &args.topics {
+        // Checked before connecting (shared subscriptions included), as mosquitto_sub does.
         let filter = MqttString::try_from(topic.as_str())
-            .map_err(|e| usage(args, format!("invalid topic: {e}")))?;
+            .map_err(|e| usage(args, format!("invalid subscription topic '{topic}': {e}")))?;
+        let valid = match mqtt_topic::SharedSubscription::parse(&filter) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => TopicFilter::new(filter.clone()).map(drop),
+            Err(e) => Err(e),
+        };
+        valid.map_err(|e| usage(args, format!("invalid subscription topic '{topic}': {e}")))?;
         filters.push((filter, SubscriptionOptions::qos(qos)));
     }
     let options = args

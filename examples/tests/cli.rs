@@ -273,3 +273,49 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Bad flags are refused before connecting, with exit code 1 and a message saying what is
+/// wrong (against a port nobody listens on, so a connection attempt would say "Connection
+/// refused" instead).
+#[test]
+fn bad_flags_are_refused_before_connecting() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    for (program, args, says) in [
+        (
+            "pub",
+            vec!["-t", "x", "-m", "y", "-q", "3"],
+            "invalid QoS 3",
+        ),
+        (
+            "pub",
+            vec!["-t", "x", "-m", "y", "-V", "mqttv9"],
+            "unknown protocol version",
+        ),
+        ("pub", vec!["-t", "a/+", "-m", "y"], "invalid publish topic"),
+        (
+            "pub",
+            vec!["-t", "x", "-m", "y", "-D", "publish", "bogus", "1"],
+            "unsupported property",
+        ),
+        (
+            "pub",
+            vec!["-t", "x", "-m", "y", "-L", "http://h/t"],
+            "only mqtt://",
+        ),
+        ("sub", vec!["-t", "a/#/b"], "invalid subscription topic"),
+        ("sub", vec!["-t", "$share//a"], "invalid subscription topic"),
+        ("sub", vec!["-t", "a", "-q", "7"], "invalid QoS 7"),
+    ] {
+        let mut all = vec!["-p", port.as_str()];
+        all.extend(args.iter().copied());
+        let out = run(program, &all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{program} {args:?}: {stderr}");
+        assert!(stderr.contains(says), "{program} {args:?}: {stderr}");
+    }
+}
