@@ -3,6 +3,7 @@
 //! topic workloads of the subscription-tree benchmarks ([`topics`]).
 #![forbid(unsafe_code)]
 
+pub mod loadgen;
 pub mod topics;
 
 use bytes::{Bytes, BytesMut};
