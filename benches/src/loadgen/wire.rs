@@ -48,11 +48,15 @@ pub fn encode(packet: &Packet, out: &mut BytesMut) {
         .expect("the load generator builds valid packets");
 }
 
-/// A clean-session CONNECT without keep alive (idle connections must stay open).
+/// Keep alive of every connection: long enough that no run needs a PINGREQ (rumqttd refuses
+/// 0, "no keep alive").
+const KEEP_ALIVE_SECONDS: u16 = 300;
+
+/// A clean-session CONNECT.
 fn connect_packet(client_id: &str) -> io::Result<Packet> {
     let id = MqttString::try_from(client_id).map_err(|_| protocol_error("client id"))?;
     let mut connect = Connect::new(VERSION, id);
-    connect.keep_alive = 0;
+    connect.keep_alive = KEEP_ALIVE_SECONDS;
     connect.clean_start = true;
     Ok(Packet::Connect(Box::new(connect)))
 }
