@@ -1,25 +1,37 @@
 //! The broker server: TCP listeners around one [`mqtt_broker_core::Broker`].
 //!
-//! One task owns the broker core and is the only one to touch it: no lock, nothing held
-//! across an await. Each connection has a reader task (socket -> core) and a writer task
-//! (core -> socket). The core task pulls a connection's bytes only when its writer is idle,
-//! so a slow reader at the other end never stalls anyone else: its messages wait in its
-//! session queue, under the core's limits.
+//! One task owns the broker core and is the only one to touch it: no lock on the core,
+//! nothing held across an await. Each connection has one task of its own that moves bytes
+//! both ways: socket -> core through the core's command queue, core -> socket through the
+//! connection's [`Link`], which holds at most one buffer. The core task pulls a
+//! connection's bytes only when its last buffer is written, so a slow reader at the other
+//! end never stalls anyone else: its messages wait in its session queue, under the core's
+//! limits.
+//!
+//! An idle connection costs little: its task holds no read buffer while it waits for the
+//! socket to become readable (a buffer is allocated when bytes are there, and handed to the
+//! core), it waits on the socket's readiness and on its link with no future of its own, and
+//! the link is one small allocation.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mqtt_broker_core::{Broker, CloseReason, Config, ConnectionHandle, Event};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
-/// How much a reader asks the socket for at a time.
-const READ_CHUNK: usize = 16 * 1024;
+/// How much a connection's task asks the socket for at a time: it starts small (an idle
+/// connection's few packets need little) and doubles each time a read fills the buffer (a
+/// busy one gets its bytes in fewer, larger reads). It does not shrink again: reads of
+/// varying sizes would then split more packets across buffers, which costs copies.
+const READ_MIN: usize = 1024;
+const READ_MAX: usize = 16 * 1024;
 /// Commands queued for the core task; a full queue slows the readers down.
 const CORE_QUEUE: usize = 1024;
 
@@ -27,15 +39,13 @@ const CORE_QUEUE: usize = 1024;
 enum Command {
     Opened {
         addr: SocketAddr,
-        writer: mpsc::Sender<Write>,
-        /// Tells the reader to pause (true) while the client does not read its answers.
-        pause: watch::Sender<bool>,
+        link: Arc<Link>,
         reply: oneshot::Sender<Conn>,
     },
     Read(Conn, BytesMut),
     /// The socket is gone (end of stream or error).
     Closed(Conn),
-    /// The writer finished its last buffer.
+    /// The connection's task finished writing its last buffer.
     Written(Conn),
     /// Stop: close every connection and return.
     Shutdown,
@@ -50,11 +60,106 @@ struct Conn {
     serial: u64,
 }
 
-/// What the core task tells a writer.
+/// What the core task tells a connection's task to write.
+#[derive(Debug)]
 enum Write {
     Bytes(Bytes),
     /// Flush what was sent before, then close the socket.
     Close,
+}
+
+/// The core task's side of one connection's task: one write at a time (the core gives the
+/// next only after `Written`) and whether to stop reading. A mailbox of one slot with the
+/// task's waker: a channel would cost each idle connection a block of 32 slots, a `Notify`
+/// a waiting future in its task.
+#[derive(Debug, Default)]
+struct Link {
+    state: Mutex<LinkState>,
+}
+
+#[derive(Debug, Default)]
+struct LinkState {
+    write: Option<Write>,
+    /// The client does not read its answers: do not read from it until it catches up.
+    paused: bool,
+    /// The connection's task, waiting for a change.
+    waker: Option<Waker>,
+}
+
+/// What a connection's task does next.
+enum Ready {
+    Read,
+    Write,
+    Close,
+}
+
+impl Link {
+    fn lock(&self) -> MutexGuard<'_, LinkState> {
+        // Nothing panics while holding the lock; a poisoned one still holds valid state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn update(&self, change: impl FnOnce(&mut LinkState)) {
+        let waker = {
+            let mut state = self.lock();
+            change(&mut state);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn send(&self, write: Write) {
+        self.update(|state| state.write = Some(write));
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.update(|state| state.paused = paused);
+    }
+
+    fn is_paused(&self) -> bool {
+        self.lock().paused
+    }
+
+    /// The connection task's wait: for a write or close from the core, for the socket to
+    /// take the bytes in `out`, or (unless paused) for bytes to read. Writing comes first,
+    /// so a client that never stops sending still gets its answers.
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        stream: &TcpStream,
+        out: &mut Option<Bytes>,
+    ) -> Poll<io::Result<Ready>> {
+        let paused = {
+            let mut state = self.lock();
+            match state.write.take() {
+                Some(Write::Bytes(bytes)) => *out = Some(bytes),
+                Some(Write::Close) => return Poll::Ready(Ok(Ready::Close)),
+                None => {}
+            }
+            // Registered before the lock is released: a change after this point wakes us.
+            if !state
+                .waker
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                state.waker = Some(cx.waker().clone());
+            }
+            state.paused
+        };
+        if out.is_some() {
+            if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
+                return Poll::Ready(ready.map(|()| Ready::Write));
+            }
+        }
+        if !paused {
+            if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+                return Poll::Ready(ready.map(|()| Ready::Read));
+            }
+        }
+        Poll::Pending
+    }
 }
 
 struct Peer {
@@ -62,9 +167,8 @@ struct Peer {
     addr: SocketAddr,
     /// Known once CONNECT is accepted, for the logs.
     client_id: Option<mqtt_codec::MqttString>,
-    writer: mpsc::Sender<Write>,
-    pause: watch::Sender<bool>,
-    /// A buffer is with the writer.
+    link: Arc<Link>,
+    /// A buffer is with the connection's task.
     writing: bool,
     /// Bytes read that do not make a whole packet yet.
     input: BytesMut,
@@ -118,7 +222,9 @@ async fn accept_loop(listener: TcpListener, commands: mpsc::Sender<Command>) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                tokio::spawn(connection(stream, addr, commands.clone()));
+                if register(stream, addr, &commands).await.is_err() {
+                    return;
+                }
             }
             Err(err) => {
                 tracing::warn!("accept failed: {err}");
@@ -129,103 +235,160 @@ async fn accept_loop(listener: TcpListener, commands: mpsc::Sender<Command>) {
     }
 }
 
-/// One connection: registers with the core, then runs its reader here and its writer in
-/// a task of its own.
-async fn connection(stream: TcpStream, addr: SocketAddr, commands: mpsc::Sender<Command>) {
+/// Registers a new connection with the core and starts its task. The accept loop waits
+/// for the core's answer (microseconds, or longer while the core's queue is full, which
+/// slows accepting down under load): a task per handshake would cost an allocation and a
+/// spawn more per connection.
+async fn register(
+    stream: TcpStream,
+    addr: SocketAddr,
+    commands: &mpsc::Sender<Command>,
+) -> Result<(), CoreGone> {
     let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
-    let (writer, writes) = mpsc::channel(2);
-    let (pause, paused) = watch::channel(false);
+    let link = Arc::new(Link::default());
     let (reply, handle) = oneshot::channel();
-    if commands
-        .send(Command::Opened {
-            addr,
-            writer,
-            pause,
-            reply,
-        })
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let Ok(handle) = handle.await else {
-        return;
+    let opened = Command::Opened {
+        addr,
+        link: link.clone(),
+        reply,
     };
-    tokio::spawn(writer_task(handle, write, writes, commands.clone()));
-    reader_task(handle, read, paused, commands).await;
+    to_core(commands, opened).await?;
+    // No answer: refused (max_connections); dropping the stream closes the socket.
+    if let Ok(conn) = handle.await {
+        tokio::spawn(serve_connection(conn, stream, link, commands.clone()));
+    }
+    Ok(())
 }
 
-async fn reader_task(
-    handle: Conn,
-    mut read: OwnedReadHalf,
-    mut paused: watch::Receiver<bool>,
+/// The connection's loop: writes what the core gives, one buffer at a time, and reads
+/// while not paused, until the core closes the connection (`Write::Close`) or the socket
+/// ends (the core is told).
+async fn serve_connection(
+    conn: Conn,
+    mut stream: TcpStream,
+    link: Arc<Link>,
     commands: mpsc::Sender<Command>,
 ) {
-    loop {
-        // A client that does not read what the broker answers is not read from until it
-        // catches up (`Broker::wants_read`): TCP then slows it down, and the broker's
-        // buffer for it stays bounded.
-        if paused.wait_for(|paused| !paused).await.is_err() {
-            break;
-        }
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        match read.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if commands.send(Command::Read(handle, buf)).await.is_err() {
-                    return;
+    let mut out: Option<Bytes> = None;
+    let mut read_size = READ_MIN;
+    let lost = loop {
+        let Ok(ready) = std::future::poll_fn(|cx| link.poll_ready(cx, &stream, &mut out)).await
+        else {
+            break true;
+        };
+        let command = match ready {
+            Ready::Close => {
+                // The core sends `Close` only after the last buffer was written.
+                let _ = stream.shutdown().await;
+                break false;
+            }
+            Ready::Write => {
+                let bytes = out
+                    .as_mut()
+                    .expect("write readiness is polled only with bytes");
+                match stream.try_write(bytes) {
+                    Ok(0) => break true,
+                    Ok(n) => bytes.advance(n),
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => break true,
+                }
+                if !bytes.is_empty() {
+                    continue;
+                }
+                out = None;
+                Command::Written(conn)
+            }
+            Ready::Read => {
+                let mut buf = BytesMut::with_capacity(read_size);
+                match stream.try_read_buf(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(n) => {
+                        if n == read_size {
+                            read_size = (read_size * 2).min(READ_MAX);
+                        }
+                        Command::Read(conn, buf)
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(_) => break true,
                 }
             }
+        };
+        // A full queue slows this connection down until the core catches up.
+        if to_core(&commands, command).await.is_err() {
+            // The core task is gone (shutdown).
+            break false;
         }
+    };
+    if lost {
+        let _ = to_core(&commands, Command::Closed(conn)).await;
     }
-    let _ = commands.send(Command::Closed(handle)).await;
 }
 
-async fn writer_task(
-    handle: Conn,
-    mut write: OwnedWriteHalf,
-    mut writes: mpsc::Receiver<Write>,
-    commands: mpsc::Sender<Command>,
-) {
-    while let Some(message) = writes.recv().await {
-        match message {
-            Write::Bytes(bytes) => {
-                if write.write_all(&bytes).await.is_err() {
-                    let _ = commands.send(Command::Closed(handle)).await;
-                    return;
-                }
-                if commands.send(Command::Written(handle)).await.is_err() {
-                    return;
-                }
-            }
-            Write::Close => {
-                let _ = write.shutdown().await;
-                return;
-            }
+/// Queues `command` for the core task; waits only while its queue is full. The wait is
+/// boxed: kept inline, it would make every connection's task larger for a path taken only
+/// under backpressure.
+async fn to_core(commands: &mpsc::Sender<Command>, command: Command) -> Result<(), CoreGone> {
+    match commands.try_send(command) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Full(command)) => {
+            Box::pin(commands.send(command)).await.map_err(|_| CoreGone)
         }
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(CoreGone),
     }
 }
 
-/// The core task: the only owner of the broker.
-/// The connections the core task serves.
+/// The core task has stopped (shutdown).
+#[derive(Debug)]
+struct CoreGone;
+
+/// The connections the core task serves, by the index of their core handle (the core
+/// reuses the indices of closed connections, so the table stays as dense as its own).
 #[derive(Default)]
 struct Peers {
-    map: HashMap<ConnectionHandle, Peer>,
+    slots: Vec<Option<Peer>>,
+    count: usize,
     /// Connections the core decided to close, by serial, until their last bytes are
     /// written: the only ones `drain` has to look at.
     closing: Vec<Conn>,
+}
+
+impl Peers {
+    fn get_mut(&mut self, handle: ConnectionHandle) -> Option<&mut Peer> {
+        self.slots.get_mut(handle.index())?.as_mut()
+    }
+
+    fn insert(&mut self, handle: ConnectionHandle, peer: Peer) {
+        let index = handle.index();
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || None);
+        }
+        if self.slots[index].replace(peer).is_none() {
+            self.count += 1;
+        }
+    }
+
+    fn remove(&mut self, handle: ConnectionHandle) -> Option<Peer> {
+        let peer = self.slots.get_mut(handle.index())?.take();
+        if peer.is_some() {
+            self.count -= 1;
+        }
+        peer
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
 }
 
 /// The peer a connection task's message is about, if that connection is still the one in
 /// the slot.
 fn live(peers: &mut Peers, conn: Conn) -> Option<&mut Peer> {
     peers
-        .map
-        .get_mut(&conn.handle)
+        .get_mut(conn.handle)
         .filter(|peer| peer.serial == conn.serial)
 }
 
+/// The core task: the only owner of the broker.
 async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, options: ServerOptions) {
     let mut peers = Peers::default();
     let mut serials = 0u64;
@@ -244,15 +407,10 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
         };
         let now = Instant::now();
         match command {
-            Command::Opened {
-                addr,
-                writer,
-                pause,
-                reply,
-            } => {
+            Command::Opened { addr, link, reply } => {
                 if options
                     .max_connections
-                    .is_some_and(|max| peers.map.len() >= max)
+                    .is_some_and(|max| peers.len() >= max)
                 {
                     // Refused: dropping the reply ends the connection task, which closes
                     // the socket.
@@ -261,14 +419,13 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                 }
                 let handle = broker.handle_connection_opened(now);
                 serials += 1;
-                peers.map.insert(
+                peers.insert(
                     handle,
                     Peer {
                         serial: serials,
                         addr,
                         client_id: None,
-                        writer,
-                        pause,
+                        link,
                         writing: false,
                         input: BytesMut::new(),
                     },
@@ -288,15 +445,21 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                         peer.input.extend_from_slice(&bytes);
                     }
                     broker.handle_read(now, handle, &mut peer.input);
+                    if peer.input.is_empty() {
+                        // Packets decoded from the buffer keep what they slice of it; the
+                        // rest goes back to the allocator instead of waiting for the
+                        // connection's next read.
+                        peer.input = BytesMut::new();
+                    }
                     if !broker.wants_read(handle) {
-                        peer.pause.send_replace(true);
+                        peer.link.set_paused(true);
                     }
                 }
             }
             Command::Closed(conn) => {
                 let handle = conn.handle;
                 let is_live = live(&mut peers, conn).is_some();
-                if let Some(peer) = is_live.then(|| peers.map.remove(&handle)).flatten() {
+                if let Some(peer) = is_live.then(|| peers.remove(handle)).flatten() {
                     tracing::info!(
                         addr = %peer.addr,
                         client_id = ?peer.client_id,
@@ -329,7 +492,7 @@ async fn finish_writes(
     inbox: &mut mpsc::Receiver<Command>,
 ) {
     let until = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !peers.map.is_empty() {
+    while peers.len() > 0 {
         let command = tokio::select! {
             command = inbox.recv() => command,
             () = tokio::time::sleep_until(until) => return,
@@ -344,7 +507,7 @@ async fn finish_writes(
             }
             Some(Command::Closed(conn)) => {
                 if live(peers, conn).is_some() {
-                    peers.map.remove(&conn.handle);
+                    peers.remove(conn.handle);
                     broker.handle_closed(now, conn.handle);
                 }
             }
@@ -361,12 +524,12 @@ fn drain(broker: &mut Broker, peers: &mut Peers) {
     while let Some(event) = broker.poll_event() {
         match event {
             Event::Transmit(handle) => {
-                if let Some(peer) = peers.map.get_mut(&handle) {
+                if let Some(peer) = peers.get_mut(handle) {
                     send_next(broker, now, handle, peer);
                 }
             }
             Event::Close { connection, reason } => {
-                if let Some(peer) = peers.map.get_mut(&connection) {
+                if let Some(peer) = peers.get_mut(connection) {
                     log_close(peer.addr, peer.client_id.as_ref(), reason);
                     send_next(broker, now, connection, peer);
                     let serial = peer.serial;
@@ -381,7 +544,7 @@ fn drain(broker: &mut Broker, peers: &mut Peers) {
                 client_id,
                 session_present,
             } => {
-                if let Some(peer) = peers.map.get_mut(&connection) {
+                if let Some(peer) = peers.get_mut(connection) {
                     tracing::info!(addr = %peer.addr, %client_id, session_present, "client connected");
                     peer.client_id = Some(client_id);
                 }
@@ -399,8 +562,8 @@ fn drain(broker: &mut Broker, peers: &mut Peers) {
             Some(_) => {}
             None => return false,
         }
-        if let Some(peer) = peers.map.remove(&conn.handle) {
-            let _ = peer.writer.try_send(Write::Close);
+        if let Some(peer) = peers.remove(conn.handle) {
+            peer.link.send(Write::Close);
             broker.handle_closed(now, conn.handle);
         }
         false
@@ -414,12 +577,11 @@ fn send_next(broker: &mut Broker, now: Instant, handle: ConnectionHandle, peer: 
         return;
     }
     if let Some(bytes) = broker.poll_transmit(now, handle) {
-        if peer.writer.try_send(Write::Bytes(bytes)).is_ok() {
-            peer.writing = true;
-        }
+        peer.link.send(Write::Bytes(bytes));
+        peer.writing = true;
     }
-    if *peer.pause.borrow() && broker.wants_read(handle) {
-        peer.pause.send_replace(false);
+    if peer.link.is_paused() && broker.wants_read(handle) {
+        peer.link.set_paused(false);
     }
 }
 
@@ -454,20 +616,33 @@ mod tests {
         out
     }
 
-    async fn open(commands: &mpsc::Sender<Command>) -> (Conn, mpsc::Receiver<Write>) {
-        let (writer, writes) = mpsc::channel(2);
-        let (pause, _paused) = watch::channel(false);
+    async fn open(commands: &mpsc::Sender<Command>) -> (Conn, Arc<Link>) {
+        let link = Arc::new(Link::default());
         let (reply, conn) = oneshot::channel();
         commands
             .send(Command::Opened {
                 addr: "127.0.0.1:1".parse().unwrap(),
-                writer,
-                pause,
+                link: link.clone(),
                 reply,
             })
             .await
             .unwrap();
-        (conn.await.unwrap(), writes)
+        (conn.await.unwrap(), link)
+    }
+
+    /// The next write the core gives the connection's task.
+    async fn next_write(link: &Link) -> Write {
+        std::future::poll_fn(|cx| {
+            let mut state = link.lock();
+            match state.write.take() {
+                Some(write) => Poll::Ready(write),
+                None => {
+                    state.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// The race seen in CI: a connection the broker closed has its reader report the close
@@ -492,18 +667,18 @@ mod tests {
             encode(mqtt_codec::Packet::Connect(Box::new(connect)))
         };
         // The first connection connects and disconnects: the broker frees its slot.
-        let (old, mut old_writes) = open(&commands).await;
+        let (old, old_link) = open(&commands).await;
         let mut bytes = connect("old");
         bytes.extend_from_slice(&encode(mqtt_codec::Packet::Disconnect(Default::default())));
         commands.send(Command::Read(old, bytes)).await.unwrap();
         assert!(
-            matches!(old_writes.recv().await, Some(Write::Bytes(_))),
+            matches!(next_write(&old_link).await, Write::Bytes(_)),
             "CONNACK"
         );
         commands.send(Command::Written(old)).await.unwrap();
-        assert!(matches!(old_writes.recv().await, Some(Write::Close)));
+        assert!(matches!(next_write(&old_link).await, Write::Close));
         // A new connection takes the slot; only then does the old reader report the close.
-        let (new, mut new_writes) = open(&commands).await;
+        let (new, new_link) = open(&commands).await;
         assert_eq!(new.handle, old.handle, "the slot is reused");
         commands.send(Command::Closed(old)).await.unwrap();
         commands
@@ -511,7 +686,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            matches!(new_writes.recv().await, Some(Write::Bytes(_))),
+            matches!(next_write(&new_link).await, Write::Bytes(_)),
             "CONNACK"
         );
         commands.send(Command::Written(new)).await.unwrap();
@@ -519,8 +694,8 @@ mod tests {
             .send(Command::Read(new, encode(mqtt_codec::Packet::PingReq)))
             .await
             .unwrap();
-        match new_writes.recv().await {
-            Some(Write::Bytes(bytes)) => assert_eq!(&bytes[..], &[0xD0, 0x00], "PINGRESP"),
+        match next_write(&new_link).await {
+            Write::Bytes(bytes) => assert_eq!(&bytes[..], &[0xD0, 0x00], "PINGRESP"),
             _ => panic!("the new connection was closed by the old one's late report"),
         }
         commands.send(Command::Shutdown).await.unwrap();

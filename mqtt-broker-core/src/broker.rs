@@ -159,7 +159,8 @@ pub(crate) struct Connection {
     pub(crate) version: ProtocolVersion,
     pub(crate) session: Option<SessionId>,
     pub(crate) username: Option<MqttString>,
-    pub(crate) will: Option<Will>,
+    /// Boxed: most connections have none, and every connection would carry its size.
+    pub(crate) will: Option<Box<Will>>,
     /// Encoded packets waiting for the adapter's writer.
     pub(crate) out: WriteBuffer,
     pub(crate) opened_at: Instant,
@@ -584,7 +585,7 @@ impl Broker {
         };
         let was_connected = conn.state == ConnectionState::Connected;
         conn.state = ConnectionState::Closing;
-        let will = conn.will.take();
+        let will = conn.will.take().map(|will| *will);
         let username = conn.username.clone();
         let Some(session_id) = conn.session.take() else {
             return;

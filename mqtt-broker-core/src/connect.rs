@@ -161,7 +161,7 @@ impl Broker {
         conn.state = ConnectionState::Connected;
         conn.session = Some(session_id);
         conn.username = connect.username.as_ref().map(copy_string);
-        conn.will = connect.will;
+        conn.will = connect.will.map(Box::new);
         conn.keep_alive_limit =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.topic_aliases = vec![None; usize::from(topic_alias_maximum)];
@@ -281,7 +281,10 @@ impl Broker {
         }
         // Only Normal Disconnection (0x00) discards the will [MQTT-3.14.4-3]; 0x04 asks for
         // it and any error code leaves it to be published [MQTT-3.1.2-8].
-        let will = self.connection_mut(handle).and_then(|c| c.will.take());
+        let will = self
+            .connection_mut(handle)
+            .and_then(|c| c.will.take())
+            .map(|will| *will);
         if disconnect.reason_code != ReasonCode::Success {
             if let Some(will) = will {
                 let username = self.connection(handle).and_then(|c| c.username.clone());

@@ -42,7 +42,8 @@ pub(crate) struct Session {
     pub(crate) outbound: Outbound,
     /// Received QoS 2 packet ids acknowledged with PUBREC, awaiting PUBREL [MQTT-4.3.3-10].
     pub(crate) incoming_qos2: BTreeSet<u16>,
-    pub(crate) pending_will: Option<PendingWill>,
+    /// Boxed: most sessions have none, and every session would carry its size.
+    pub(crate) pending_will: Option<Box<PendingWill>>,
     /// The next queue position for a durable delivery record.
     pub(crate) next_seq: u64,
     /// The deadline of the session's entry in the timer heap, if it has one.

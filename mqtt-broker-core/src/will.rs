@@ -32,11 +32,11 @@ impl Broker {
             self.publish_will(now, &client_id, username.as_ref(), will);
             return;
         }
-        session.pending_will = Some(PendingWill {
+        session.pending_will = Some(Box::new(PendingWill {
             message: will,
             username,
             at: now + Duration::from_secs(u64::from(delay)),
-        });
+        }));
         self.rearm_session_timer(id);
     }
 

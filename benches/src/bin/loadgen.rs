@@ -91,6 +91,10 @@ struct Cli {
     /// compare: our broker's executable [default: target/release/examples/broker].
     #[arg(long)]
     ours: Option<PathBuf>,
+    /// compare: another build of our broker to compare with (say, from before a change),
+    /// as the peer "baseline".
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// compare: Mosquitto's executable [default: `mosquitto` on PATH or /usr/sbin].
     #[arg(long)]
     mosquitto: Option<PathBuf>,
@@ -129,6 +133,9 @@ fn contenders(cli: &Cli) -> Result<Vec<Contender>, String> {
         ));
     }
     let mut contenders = vec![Contender::ours(ours)];
+    if let Some(baseline) = &cli.baseline {
+        contenders.push(Contender::baseline(baseline.clone()));
+    }
     let without = |name: &str| cli.without.iter().any(|w| w == name);
     if !without("mosquitto") {
         let mosquitto = cli

@@ -39,6 +39,15 @@ impl Contender {
         }
     }
 
+    /// Another build of our broker (say, before a change), labelled `baseline`.
+    pub fn baseline(program: PathBuf) -> Self {
+        Self {
+            label: "baseline",
+            program,
+            flavour: Flavour::Ours,
+        }
+    }
+
     /// Mosquitto (Debian's `mosquitto` package).
     pub fn mosquitto(program: PathBuf) -> Self {
         Self {
