@@ -9,9 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use examples::broker::{serve_all, ServerOptions};
+use examples::broker::{listen, serve_all, ServerOptions};
 use examples::config::FileConfig;
-use tokio::net::TcpListener;
 
 /// An MQTT broker (MQTT 3.1, 3.1.1 and 5.0).
 ///
@@ -67,7 +66,7 @@ async fn main() -> ExitCode {
     };
     let mut listeners = Vec::new();
     for addr in addrs {
-        match TcpListener::bind(addr).await {
+        match listen(addr) {
             Ok(listener) => {
                 let local = listener.local_addr().map_or(addr, |a| a);
                 tracing::info!("serving MQTT on {local}");

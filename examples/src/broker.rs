@@ -181,6 +181,24 @@ pub struct ServerOptions {
     pub max_connections: Option<usize>,
 }
 
+/// Connections the OS queues for the accept loop: a burst of clients connecting at once
+/// (a home-automation hub restarting, a load test) must not overflow it, or their SYNs are
+/// dropped and retried a second later. std's and tokio's `bind` use 128.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// A TCP listener on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as `bind` sets it,
+/// so a restarted broker gets its port back at once).
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves MQTT on `listener` until `shutdown` completes, then closes every connection
 /// (v5 clients get DISCONNECT 0x8B, wills are published) and returns.
 pub async fn serve(
@@ -235,10 +253,9 @@ async fn accept_loop(listener: TcpListener, commands: mpsc::Sender<Command>) {
     }
 }
 
-/// Registers a new connection with the core and starts its task. The accept loop waits
-/// for the core's answer (microseconds, or longer while the core's queue is full, which
-/// slows accepting down under load): a task per handshake would cost an allocation and a
-/// spawn more per connection.
+/// Registers a new connection with the core and starts its task, which learns its name
+/// from the core's answer. The accept loop goes on at once: it waits only while the core's
+/// queue is full, which slows accepting down under load.
 async fn register(
     stream: TcpStream,
     addr: SocketAddr,
@@ -246,29 +263,30 @@ async fn register(
 ) -> Result<(), CoreGone> {
     let _ = stream.set_nodelay(true);
     let link = Arc::new(Link::default());
-    let (reply, handle) = oneshot::channel();
+    let (reply, answer) = oneshot::channel();
     let opened = Command::Opened {
         addr,
         link: link.clone(),
         reply,
     };
     to_core(commands, opened).await?;
-    // No answer: refused (max_connections); dropping the stream closes the socket.
-    if let Ok(conn) = handle.await {
-        tokio::spawn(serve_connection(conn, stream, link, commands.clone()));
-    }
+    tokio::spawn(serve_connection(answer, stream, link, commands.clone()));
     Ok(())
 }
 
 /// The connection's loop: writes what the core gives, one buffer at a time, and reads
 /// while not paused, until the core closes the connection (`Write::Close`) or the socket
-/// ends (the core is told).
+/// ends (the core is told). No answer from the core: refused (`max_connections`), and
+/// dropping the stream closes the socket.
 async fn serve_connection(
-    conn: Conn,
+    answer: oneshot::Receiver<Conn>,
     mut stream: TcpStream,
     link: Arc<Link>,
     commands: mpsc::Sender<Command>,
 ) {
+    let Ok(conn) = answer.await else {
+        return;
+    };
     let mut out: Option<Bytes> = None;
     let mut read_size = READ_MIN;
     let lost = loop {
