@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mqtt_broker_core::{Broker, CloseReason, Config, ConnectionHandle, Event};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,6 +32,14 @@ use tokio::sync::{mpsc, oneshot};
 /// varying sizes would then split more packets across buffers, which costs copies.
 const READ_MIN: usize = 1024;
 const READ_MAX: usize = 16 * 1024;
+/// How long a connection the core closed may take to write its last bytes (a DISCONNECT,
+/// a refused CONNACK) before its socket is closed anyway: a client that stopped reading
+/// must not hold its connection, task and `max_connections` slot forever.
+const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+/// After the socket is shut down for writing, how long the task still reads (and drops)
+/// what the client sends: closing a socket with unread bytes sends a reset, which can
+/// destroy the last bytes written before they are delivered.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 /// Commands queued for the core task; a full queue slows the readers down.
 const CORE_QUEUE: usize = 1024;
 
@@ -45,7 +53,8 @@ enum Command {
     Read(Conn, BytesMut),
     /// The socket is gone (end of stream or error).
     Closed(Conn),
-    /// The connection's task finished writing its last buffer.
+    /// The connection's task finished writing its last buffer, and the core had asked to
+    /// be told ([`LinkState::wants_written`]).
     Written(Conn),
     /// Stop: close every connection and return.
     Shutdown,
@@ -68,10 +77,14 @@ enum Write {
     Close,
 }
 
-/// The core task's side of one connection's task: one write at a time (the core gives the
-/// next only after `Written`) and whether to stop reading. A mailbox of one slot with the
-/// task's waker: a channel would cost each idle connection a block of 32 slots, a `Notify`
-/// a waiting future in its task.
+/// The core task's side of one connection's task: one write at a time and whether to stop
+/// reading. A mailbox of one slot with the task's waker: a channel would cost each idle
+/// connection a block of 32 slots, a `Notify` a waiting future in its task.
+///
+/// The core gives the next buffer only once the last one is written. It learns that from a
+/// `Written` command only when it asked for one (it had more to send, or a close waiting):
+/// most writes (a CONNACK, a PUBACK) leave nothing behind, and their round trip through
+/// the core's queue would be wasted.
 #[derive(Debug, Default)]
 struct Link {
     state: Mutex<LinkState>,
@@ -80,6 +93,10 @@ struct Link {
 #[derive(Debug, Default)]
 struct LinkState {
     write: Option<Write>,
+    /// A buffer is with the connection's task (set by the core, cleared by the task).
+    writing: bool,
+    /// The core wants a `Written` when the buffer is out (set by the core while `writing`).
+    wants_written: bool,
     /// The client does not read its answers: do not read from it until it catches up.
     paused: bool,
     /// The connection's task, waiting for a change.
@@ -111,7 +128,25 @@ impl Link {
     }
 
     fn send(&self, write: Write) {
-        self.update(|state| state.write = Some(write));
+        self.update(|state| {
+            state.writing |= matches!(write, Write::Bytes(_));
+            state.write = Some(write);
+        });
+    }
+
+    /// The core's check before it gives bytes: `true` while a buffer is still being
+    /// written, in which case the task will report `Written` when it is.
+    fn busy_writing(&self) -> bool {
+        let mut state = self.lock();
+        state.wants_written |= state.writing;
+        state.writing
+    }
+
+    /// The task wrote its buffer out: whether the core asked to hear it.
+    fn finish_write(&self) -> bool {
+        let mut state = self.lock();
+        state.writing = false;
+        std::mem::take(&mut state.wants_written)
     }
 
     fn set_paused(&self, paused: bool) {
@@ -168,8 +203,6 @@ struct Peer {
     /// Known once CONNECT is accepted, for the logs.
     client_id: Option<mqtt_codec::MqttString>,
     link: Arc<Link>,
-    /// A buffer is with the connection's task.
-    writing: bool,
     /// Bytes read that do not make a whole packet yet.
     input: BytesMut,
 }
@@ -296,8 +329,9 @@ async fn serve_connection(
         };
         let command = match ready {
             Ready::Close => {
-                // The core sends `Close` only after the last buffer was written.
-                let _ = stream.shutdown().await;
+                // The core sends `Close` once the last buffer was written, or when
+                // `CLOSE_FLUSH` passed (then the rest of `out` is dropped).
+                Box::pin(close_gracefully(&mut stream)).await;
                 break false;
             }
             Ready::Write => {
@@ -314,6 +348,9 @@ async fn serve_connection(
                     continue;
                 }
                 out = None;
+                if !link.finish_write() {
+                    continue;
+                }
                 Command::Written(conn)
             }
             Ready::Read => {
@@ -342,6 +379,22 @@ async fn serve_connection(
     }
 }
 
+/// Shuts the socket down for writing (the client reads an end of stream after our last
+/// bytes), then reads and drops what the client still sends until it closes its side or
+/// [`CLOSE_LINGER`] passes. Boxed by the caller: rare, and it would size every task.
+async fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 512];
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Queues `command` for the core task; waits only while its queue is full. The wait is
 /// boxed: kept inline, it would make every connection's task larger for a path taken only
 /// under backpressure.
@@ -366,8 +419,8 @@ struct Peers {
     slots: Vec<Option<Peer>>,
     count: usize,
     /// Connections the core decided to close, by serial, until their last bytes are
-    /// written: the only ones `drain` has to look at.
-    closing: Vec<Conn>,
+    /// written or [`CLOSE_FLUSH`] has passed: the only ones `drain` has to look at.
+    closing: Vec<(Conn, Instant)>,
 }
 
 impl Peers {
@@ -380,6 +433,10 @@ impl Peers {
         if index >= self.slots.len() {
             self.slots.resize_with(index + 1, || None);
         }
+        debug_assert!(
+            self.slots[index].is_none(),
+            "the core reuses only freed handles"
+        );
         if self.slots[index].replace(peer).is_none() {
             self.count += 1;
         }
@@ -396,6 +453,15 @@ impl Peers {
     fn len(&self) -> usize {
         self.count
     }
+
+    /// Tells every connection's task to close its socket, and forgets them.
+    fn close_all(&mut self) {
+        for peer in self.slots.iter_mut().filter_map(Option::take) {
+            peer.link.send(Write::Close);
+        }
+        self.count = 0;
+        self.closing.clear();
+    }
 }
 
 /// The peer a connection task's message is about, if that connection is still the one in
@@ -411,7 +477,13 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
     let mut peers = Peers::default();
     let mut serials = 0u64;
     loop {
-        let deadline = broker.poll_timeout();
+        // The core's next timer, or a closing connection's flush deadline.
+        let deadline = peers
+            .closing
+            .iter()
+            .map(|&(_, flush_by)| flush_by)
+            .chain(broker.poll_timeout())
+            .min();
         let command = tokio::select! {
             command = inbox.recv() => command,
             () = sleep_until(deadline) => {
@@ -444,7 +516,6 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                         addr,
                         client_id: None,
                         link,
-                        writing: false,
                         input: BytesMut::new(),
                     },
                 );
@@ -488,7 +559,6 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
             }
             Command::Written(conn) => {
                 if let Some(peer) = live(&mut peers, conn) {
-                    peer.writing = false;
                     send_next(&mut broker, now, conn.handle, peer);
                 }
             }
@@ -509,17 +579,20 @@ async fn finish_writes(
     peers: &mut Peers,
     inbox: &mut mpsc::Receiver<Command>,
 ) {
-    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let until = tokio::time::Instant::now() + CLOSE_FLUSH;
     while peers.len() > 0 {
         let command = tokio::select! {
             command = inbox.recv() => command,
-            () = tokio::time::sleep_until(until) => return,
+            () = tokio::time::sleep_until(until) => {
+                // Whoever could not take their last bytes in time is closed without them.
+                peers.close_all();
+                return;
+            }
         };
         let now = Instant::now();
         match command {
             Some(Command::Written(conn)) => {
                 if let Some(peer) = live(peers, conn) {
-                    peer.writing = false;
                     send_next(broker, now, conn.handle, peer);
                 }
             }
@@ -551,10 +624,11 @@ fn drain(broker: &mut Broker, peers: &mut Peers) {
                     log_close(peer.addr, peer.client_id.as_ref(), reason);
                     send_next(broker, now, connection, peer);
                     let serial = peer.serial;
-                    peers.closing.push(Conn {
+                    let conn = Conn {
                         handle: connection,
                         serial,
-                    });
+                    };
+                    peers.closing.push((conn, now + CLOSE_FLUSH));
                 }
             }
             Event::Connected {
@@ -574,9 +648,9 @@ fn drain(broker: &mut Broker, peers: &mut Peers) {
     }
     // Connections closing with nothing left to write are done.
     let mut closing = std::mem::take(&mut peers.closing);
-    closing.retain(|&conn| {
+    closing.retain(|&(conn, flush_by)| {
         match live(peers, conn) {
-            Some(peer) if peer.writing => return true,
+            Some(peer) if now < flush_by && peer.link.busy_writing() => return true,
             Some(_) => {}
             None => return false,
         }
@@ -589,14 +663,14 @@ fn drain(broker: &mut Broker, peers: &mut Peers) {
     peers.closing = closing;
 }
 
-/// Gives the writer the connection's next bytes, if it is idle.
+/// Gives the connection's task its next bytes, if it is idle (else it reports `Written`
+/// when it is).
 fn send_next(broker: &mut Broker, now: Instant, handle: ConnectionHandle, peer: &mut Peer) {
-    if peer.writing {
+    if peer.link.busy_writing() {
         return;
     }
     if let Some(bytes) = broker.poll_transmit(now, handle) {
         peer.link.send(Write::Bytes(bytes));
-        peer.writing = true;
     }
     if peer.link.is_paused() && broker.wants_read(handle) {
         peer.link.set_paused(false);
@@ -648,6 +722,13 @@ mod tests {
         (conn.await.unwrap(), link)
     }
 
+    /// What the connection's task does once its buffer is out.
+    async fn written(commands: &mpsc::Sender<Command>, conn: Conn, link: &Link) {
+        if link.finish_write() {
+            commands.send(Command::Written(conn)).await.unwrap();
+        }
+    }
+
     /// The next write the core gives the connection's task.
     async fn next_write(link: &Link) -> Write {
         std::future::poll_fn(|cx| {
@@ -693,7 +774,7 @@ mod tests {
             matches!(next_write(&old_link).await, Write::Bytes(_)),
             "CONNACK"
         );
-        commands.send(Command::Written(old)).await.unwrap();
+        written(&commands, old, &old_link).await;
         assert!(matches!(next_write(&old_link).await, Write::Close));
         // A new connection takes the slot; only then does the old reader report the close.
         let (new, new_link) = open(&commands).await;
@@ -707,7 +788,7 @@ mod tests {
             matches!(next_write(&new_link).await, Write::Bytes(_)),
             "CONNACK"
         );
-        commands.send(Command::Written(new)).await.unwrap();
+        written(&commands, new, &new_link).await;
         commands
             .send(Command::Read(new, encode(mqtt_codec::Packet::PingReq)))
             .await
