@@ -7,19 +7,10 @@
 
 use std::time::Instant;
 
+use benches::loadgen::procfs;
 use bytes::BytesMut;
 use mqtt_broker_core::{Broker, Config, Event};
 use mqtt_codec::{Connect, MqttString, Packet, ProtocolVersion};
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("resident pages");
-    pages * 4096
-}
 
 fn main() {
     let count: usize = std::env::args()
@@ -44,7 +35,7 @@ fn main() {
             out
         })
         .collect();
-    let before = rss_bytes();
+    let before = procfs::own_rss_bytes();
     for mut bytes in connects {
         let handle = broker.handle_connection_opened(now);
         broker.handle_read(now, handle, &mut bytes);
@@ -54,7 +45,7 @@ fn main() {
             }
         }
     }
-    let after = rss_bytes();
+    let after = procfs::own_rss_bytes();
     println!(
         "{count} idle connections: {:.0} bytes each in the broker core (RSS +{:.1} MiB)",
         (after - before) as f64 / count as f64,

@@ -6,18 +6,9 @@
 
 use std::time::Instant;
 
+use benches::loadgen::procfs;
 use benches::topics;
 use mqtt_topic::SubscriptionTree;
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("resident pages");
-    pages * 4096
-}
 
 fn main() {
     let count: usize = std::env::args()
@@ -25,14 +16,14 @@ fn main() {
         .map(|n| n.parse().expect("a filter count"))
         .unwrap_or(1_000_000);
     let filters = topics::filters(count);
-    let before = rss_bytes();
+    let before = procfs::own_rss_bytes();
     let start = Instant::now();
     let mut tree = SubscriptionTree::<u32, u32>::new();
     for (i, f) in filters.iter().enumerate() {
         tree.subscribe(f, i as u32, 1);
     }
     let build = start.elapsed();
-    let after = rss_bytes();
+    let after = procfs::own_rss_bytes();
     println!(
         "{count} filters: built in {:.2} s, {} nodes, {:.0} bytes per filter (RSS +{:.1} MiB)",
         build.as_secs_f64(),

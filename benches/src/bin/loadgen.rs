@@ -7,45 +7,39 @@ use std::process::ExitCode;
 
 use benches::loadgen::compare::{self, Contender};
 use benches::loadgen::{scenario, Params, ScenarioKind, Target};
+use clap::builder::PossibleValue;
 use clap::{Parser, ValueEnum};
 
-/// What to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// What to run: a scenario, or `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// 4 publishers -> 1 subscriber, QoS 0 (--publishers).
-    FanIn,
-    /// 1 publisher -> 16 subscribers of one topic, QoS 0 (--subscribers).
-    FanOut,
-    /// 1 -> 1 at QoS 1 with --window (100) messages unacknowledged.
-    Qos1,
-    /// 1 -> 1 at QoS 2 with --window (100) messages unfinished.
-    Qos2,
-    /// 1,000 subscribers of `site/{i}/+/temp` and 12 of `site/#`; 1 publisher over 1,000 topics.
-    Wildcard,
-    /// 10,000 idle connections: connect rate, broker memory per connection, PINGREQ on each.
-    Idle,
-    /// 100,000 retained topics, then a subscriber to all of them.
-    Retained,
-    /// 1 -> 1 at --rate (10,000) messages/s, QoS 0: latency percentiles.
-    Latency,
-    /// Start our broker, Mosquitto and rumqttd (when installed) on free loopback ports and run
-    /// every scenario (or --only) against each, alternating, --runs times: medians and ratios.
+    Run(ScenarioKind),
     Compare,
 }
 
-impl Mode {
-    fn scenario(self) -> Option<ScenarioKind> {
-        Some(match self {
-            Self::FanIn => ScenarioKind::FanIn,
-            Self::FanOut => ScenarioKind::FanOut,
-            Self::Qos1 => ScenarioKind::Qos1,
-            Self::Qos2 => ScenarioKind::Qos2,
-            Self::Wildcard => ScenarioKind::Wildcard,
-            Self::Idle => ScenarioKind::Idle,
-            Self::Retained => ScenarioKind::Retained,
-            Self::Latency => ScenarioKind::Latency,
-            Self::Compare => return None,
-        })
+impl ValueEnum for Mode {
+    fn value_variants<'a>() -> &'a [Self] {
+        const MODES: [Mode; ScenarioKind::ALL.len() + 1] = {
+            let mut modes = [Mode::Compare; ScenarioKind::ALL.len() + 1];
+            let mut i = 0;
+            while i < ScenarioKind::ALL.len() {
+                modes[i] = Mode::Run(ScenarioKind::ALL[i]);
+                i += 1;
+            }
+            modes
+        };
+        &MODES
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        match self {
+            Self::Run(kind) => kind.to_possible_value(),
+            Self::Compare => Some(PossibleValue::new("compare").help(
+                "Start our broker, Mosquitto and rumqttd (when installed) on free loopback \
+                 ports and run every scenario (or --only) against each, alternating, --runs \
+                 times: medians and ratios",
+            )),
+        }
     }
 }
 
@@ -165,8 +159,8 @@ fn contenders(cli: &Cli) -> Result<Vec<Contender>, String> {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    match cli.mode.scenario() {
-        Some(kind) => {
+    match cli.mode {
+        Mode::Run(kind) => {
             let target = Target {
                 addr: SocketAddr::new(cli.host, cli.port),
                 pid: cli.pid,
@@ -185,7 +179,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        None => {
+        Mode::Compare => {
             let contenders = contenders(&cli)?;
             let scenarios = if cli.only.is_empty() {
                 ScenarioKind::ALL.to_vec()

@@ -41,6 +41,11 @@ pub fn sample(pid: u32) -> Option<Sample> {
     })
 }
 
+/// This process's resident set, bytes (for the memory examples).
+pub fn own_rss_bytes() -> u64 {
+    sample(std::process::id()).map_or(0, |s| s.rss_bytes)
+}
+
 /// Raises this process's soft limit on open files to `wanted` (or to the hard limit, if
 /// lower); returns the limit now in force. Children (brokers started by `compare`) inherit it.
 pub fn raise_open_files(wanted: u64) -> u64 {
