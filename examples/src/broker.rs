@@ -3,7 +3,7 @@
 //! One task owns the broker core and is the only one to touch it: no lock on the core,
 //! nothing held across an await. Each connection has one task of its own that moves bytes
 //! both ways: socket -> core through the core's command queue, core -> socket through the
-//! connection's [`Link`], which holds at most one buffer. The core task pulls a
+//! connection's `Link`, which holds at most one buffer. The core task pulls a
 //! connection's bytes only when its last buffer is written, so a slow reader at the other
 //! end never stalls anyone else: its messages wait in its session queue, under the core's
 //! limits.
@@ -308,18 +308,20 @@ async fn register(
 }
 
 /// The connection's loop: writes what the core gives, one buffer at a time, and reads
-/// while not paused, until the core closes the connection (`Write::Close`) or the socket
-/// ends (the core is told). No answer from the core: refused (`max_connections`), and
-/// dropping the stream closes the socket.
+/// while not paused, until the core closes the connection (`Write::Close`, also how it
+/// refuses one beyond `max_connections`) or the socket ends (the core is told).
+///
+/// The core's answer (the connection's name in commands) is awaited only before the
+/// first command: by the time the client's CONNECT is read it is usually there, and the
+/// task is woken once, for the CONNECT, not once more for the answer.
 async fn serve_connection(
     answer: oneshot::Receiver<Conn>,
     mut stream: TcpStream,
     link: Arc<Link>,
     commands: mpsc::Sender<Command>,
 ) {
-    let Ok(conn) = answer.await else {
-        return;
-    };
+    let mut answer = Some(answer);
+    let mut name = None;
     let mut out: Option<Bytes> = None;
     let mut read_size = READ_MIN;
     let lost = loop {
@@ -351,6 +353,9 @@ async fn serve_connection(
                 if !link.finish_write() {
                     continue;
                 }
+                let Some(conn) = named(&mut name, &mut answer).await else {
+                    break false;
+                };
                 Command::Written(conn)
             }
             Ready::Read => {
@@ -361,6 +366,9 @@ async fn serve_connection(
                         if n == read_size {
                             read_size = (read_size * 2).min(READ_MAX);
                         }
+                        let Some(conn) = named(&mut name, &mut answer).await else {
+                            break false;
+                        };
                         Command::Read(conn, buf)
                     }
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
@@ -375,8 +383,22 @@ async fn serve_connection(
         }
     };
     if lost {
-        let _ = to_core(&commands, Command::Closed(conn)).await;
+        if let Some(conn) = named(&mut name, &mut answer).await {
+            let _ = to_core(&commands, Command::Closed(conn)).await;
+        }
     }
+}
+
+/// The connection's name: from the core's answer the first time, `None` if the core never
+/// registered it (it is shutting down).
+async fn named(
+    name: &mut Option<Conn>,
+    answer: &mut Option<oneshot::Receiver<Conn>>,
+) -> Option<Conn> {
+    if let Some(answer) = answer.take() {
+        *name = answer.await.ok();
+    }
+    *name
 }
 
 /// Shuts the socket down for writing (the client reads an end of stream after our last
@@ -502,9 +524,9 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                     .max_connections
                     .is_some_and(|max| peers.len() >= max)
                 {
-                    // Refused: dropping the reply ends the connection task, which closes
-                    // the socket.
+                    // Refused: the connection's task closes the socket, without a name.
                     tracing::warn!(%addr, "connection refused: max_connections reached");
+                    link.send(Write::Close);
                     continue;
                 }
                 let handle = broker.handle_connection_opened(now);
@@ -602,6 +624,8 @@ async fn finish_writes(
                     broker.handle_closed(now, conn.handle);
                 }
             }
+            // Too late to be served.
+            Some(Command::Opened { link, .. }) => link.send(Write::Close),
             Some(_) => {}
             None => return,
         }
