@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mqtt_broker_core::{Broker, CloseReason, Config, ConnectionHandle, Event};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
@@ -360,7 +360,7 @@ async fn serve_connection(
             }
             Ready::Read => {
                 let mut buf = BytesMut::with_capacity(read_size);
-                match stream.try_read_buf(&mut buf) {
+                match read_draining(&stream, &mut buf) {
                     Ok(0) => break true,
                     Ok(n) => {
                         if n == read_size {
@@ -386,6 +386,27 @@ async fn serve_connection(
         if let Some(conn) = named(&mut name, &mut answer).await {
             let _ = to_core(&commands, Command::Closed(conn)).await;
         }
+    }
+}
+
+/// Reads once into `buf`'s spare capacity. A read that does not fill it emptied the
+/// socket's queue: the runtime is told so (its read readiness cleared) without the extra
+/// read that would fail with `WouldBlock`. Race-free: the readiness cleared is the one seen
+/// before this read, so bytes arriving meanwhile still wake the task.
+fn read_draining(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let spare = buf.capacity() - buf.len();
+    let mut read = 0;
+    let result = stream.try_io(Interest::READABLE, || {
+        read = stream.try_read_buf(buf)?;
+        if read > 0 && read < spare {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(read)
+        }
+    });
+    match result {
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock && read > 0 => Ok(read),
+        other => other,
     }
 }
 
