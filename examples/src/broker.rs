@@ -515,6 +515,27 @@ fn live(peers: &mut Peers, conn: Conn) -> Option<&mut Peer> {
         .filter(|peer| peer.serial == conn.serial)
 }
 
+/// A connection's task reports its socket gone: the core forgets the connection, unless
+/// its slot now holds a newer one. Returns the peer it was.
+fn connection_lost(
+    broker: &mut Broker,
+    peers: &mut Peers,
+    now: Instant,
+    conn: Conn,
+) -> Option<Peer> {
+    live(peers, conn)?;
+    let peer = peers.remove(conn.handle)?;
+    broker.handle_closed(now, conn.handle);
+    Some(peer)
+}
+
+/// A connection's task wrote its buffer out, and the core had asked to hear it.
+fn written(broker: &mut Broker, peers: &mut Peers, now: Instant, conn: Conn) {
+    if let Some(peer) = live(peers, conn) {
+        send_next(broker, now, conn.handle, peer);
+    }
+}
+
 /// The core task: the only owner of the broker.
 async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, options: ServerOptions) {
     let mut peers = Peers::default();
@@ -589,22 +610,15 @@ async fn run_core(mut broker: Broker, mut inbox: mpsc::Receiver<Command>, option
                 }
             }
             Command::Closed(conn) => {
-                let handle = conn.handle;
-                let is_live = live(&mut peers, conn).is_some();
-                if let Some(peer) = is_live.then(|| peers.remove(handle)).flatten() {
+                if let Some(peer) = connection_lost(&mut broker, &mut peers, now, conn) {
                     tracing::info!(
                         addr = %peer.addr,
                         client_id = ?peer.client_id,
                         "connection lost"
                     );
-                    broker.handle_closed(now, handle);
                 }
             }
-            Command::Written(conn) => {
-                if let Some(peer) = live(&mut peers, conn) {
-                    send_next(&mut broker, now, conn.handle, peer);
-                }
-            }
+            Command::Written(conn) => written(&mut broker, &mut peers, now, conn),
             Command::Shutdown => {
                 broker.shutdown(now);
                 drain(&mut broker, &mut peers);
@@ -634,16 +648,9 @@ async fn finish_writes(
         };
         let now = Instant::now();
         match command {
-            Some(Command::Written(conn)) => {
-                if let Some(peer) = live(peers, conn) {
-                    send_next(broker, now, conn.handle, peer);
-                }
-            }
+            Some(Command::Written(conn)) => written(broker, peers, now, conn),
             Some(Command::Closed(conn)) => {
-                if live(peers, conn).is_some() {
-                    peers.remove(conn.handle);
-                    broker.handle_closed(now, conn.handle);
-                }
+                connection_lost(broker, peers, now, conn);
             }
             // Too late to be served.
             Some(Command::Opened { link, .. }) => link.send(Write::Close),

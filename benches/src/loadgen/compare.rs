@@ -102,12 +102,11 @@ impl Contender {
         }
     }
 
-    fn command(&self, config: &Path, port: u16) -> Command {
+    fn command(&self, config: &Path) -> Command {
         let mut command = Command::new(&self.program);
         match self.flavour {
             Flavour::Ours => {
                 command.arg("--config").arg(config);
-                let _ = port;
             }
             Flavour::Mosquitto => {
                 command.arg("-c").arg(config);
@@ -143,7 +142,7 @@ impl Running {
         let config_path = dir.0.join(format!("broker.{extension}"));
         std::fs::write(&config_path, config)?;
         let child = contender
-            .command(&config_path, port)
+            .command(&config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -631,20 +631,9 @@ async fn retained(params: &Params, target: &Target) -> io::Result<Report> {
         .busy();
     let mut watch = Watch::new(target);
     let start = Instant::now();
-    let mut subscribe = BytesMut::new();
-    wire::encode(
-        &Packet::Subscribe(mqtt_codec::Subscribe {
-            packet_id: std::num::NonZeroU16::MIN,
-            properties: Default::default(),
-            filters: vec![(
-                MqttString::try_from(format!("{prefix}/r/#").as_str())
-                    .map_err(|_| io::Error::other("filter"))?,
-                mqtt_codec::SubscriptionOptions::qos(QoS::AtMostOnce),
-            )],
-        }),
-        &mut subscribe,
-    );
-    subscriber.write(&subscribe).await?;
+    subscriber
+        .send_subscribe(&[format!("{prefix}/r/#")], QoS::AtMostOnce)
+        .await?;
     let expected = count as u64;
     let mut delivered = 0u64;
     let mut last_delivery = start;

@@ -85,8 +85,9 @@ impl Connection {
         }
     }
 
-    /// Subscribes to `filters` at `qos` and waits for a SUBACK granting every one.
-    pub async fn subscribe(&mut self, filters: &[String], qos: QoS) -> io::Result<()> {
+    /// Sends a SUBSCRIBE to `filters` at `qos`, without waiting for the SUBACK; returns the
+    /// number of filters.
+    pub async fn send_subscribe(&mut self, filters: &[String], qos: QoS) -> io::Result<usize> {
         let filters = filters
             .iter()
             .map(|filter| {
@@ -104,6 +105,12 @@ impl Connection {
         let mut out = BytesMut::new();
         encode(&Packet::Subscribe(subscribe), &mut out);
         self.write(&out).await?;
+        Ok(count)
+    }
+
+    /// Subscribes to `filters` at `qos` and waits for a SUBACK granting every one.
+    pub async fn subscribe(&mut self, filters: &[String], qos: QoS) -> io::Result<()> {
+        let count = self.send_subscribe(filters, qos).await?;
         loop {
             match self.expect_packet().await? {
                 Packet::SubAck(ack)
@@ -119,7 +126,7 @@ impl Connection {
                     )))
                 }
                 // Retained messages may come before the SUBACK is read; the retained
-                // scenario subscribes with `send` and counts them itself.
+                // scenario subscribes with `send_subscribe` and counts them itself.
                 Packet::Publish(_) => {}
                 other => return Err(protocol_error(format!("expected SUBACK, got {other:?}"))),
             }
